@@ -1,0 +1,68 @@
+// GET  /_matrix/client/v3/login   https://spec.matrix.org/v1.19/client-server-api/#get_matrixclientv3login
+// POST /_matrix/client/v3/login   https://spec.matrix.org/v1.19/client-server-api/#post_matrixclientv3login
+import type { RequestHandler } from "express";
+import { decoyHash, verifyPassword } from "../auth/passwords.ts";
+import { issueSession, type SessionPolicy } from "../auth/sessions.ts";
+import { badJson, forbidden, MatrixError } from "../errors/matrix-error.ts";
+import { requireJsonObject } from "../http/middleware.ts";
+import type { RouteTable } from "../http/route-table.ts";
+import type { Database } from "../storage/database.ts";
+import { getUser } from "../storage/accounts.ts";
+import { optionalBoolean, optionalString } from "./params.ts";
+import { resolveLocalUserId } from "./user-ids.ts";
+
+export interface LoginDeps {
+  db: Database;
+  serverName: string;
+  policy: SessionPolicy;
+  rateLimit: RequestHandler;
+}
+
+export function registerLogin(table: RouteTable, body: RequestHandler, deps: LoginDeps): void {
+  for (const prefix of ["/_matrix/client/v3", "/_matrix/client/r0"]) {
+    table.add("GET", `${prefix}/login`, (_req, res) => {
+      res.json({ flows: [{ type: "m.login.password" }] });
+    });
+    table.add("POST", `${prefix}/login`, deps.rateLimit, body, async (req, res) => {
+      const params = requireJsonObject(req);
+      const type = optionalString(params, "type");
+      if (type !== "m.login.password") {
+        throw new MatrixError(400, "M_UNKNOWN", `Unknown login type ${String(type)}`);
+      }
+      const userId = identifierUser(params, deps.serverName);
+      const password = optionalString(params, "password");
+      if (password === undefined) throw new MatrixError(400, "M_MISSING_PARAM", "Missing password");
+      const user = await getUser(deps.db, userId);
+      // Verify against a decoy when the user is unknown so response time does not reveal it.
+      const valid = await verifyPassword(password, user?.passwordHash ?? (await decoyHash()));
+      if (!user || !user.passwordHash || !valid) throw forbidden("Invalid username or password");
+      if (user.deactivated) throw new MatrixError(403, "M_USER_DEACTIVATED", "This account has been deactivated");
+      const session = await deps.db.transaction((tx) =>
+        issueSession(tx, deps.policy, {
+          userId: user.userId,
+          deviceId: optionalString(params, "device_id"),
+          displayName: optionalString(params, "initial_device_display_name"),
+          refreshable: optionalBoolean(params, "refresh_token") ?? false,
+          now: Date.now(),
+        }),
+      );
+      res.locals.userId = user.userId;
+      res.json({ ...session, home_server: deps.serverName });
+    });
+  }
+}
+
+/** The user being logged in: `identifier` (m.id.user) or the deprecated top-level `user`. */
+function identifierUser(params: Record<string, unknown>, serverName: string): string {
+  const identifier = params.identifier;
+  if (identifier !== undefined) {
+    if (typeof identifier !== "object" || identifier === null || Array.isArray(identifier)) throw badJson("identifier must be an object");
+    const id = identifier as Record<string, unknown>;
+    if (id.type !== "m.id.user") throw new MatrixError(400, "M_UNKNOWN", `Unsupported identifier type ${String(id.type)}`);
+    if (typeof id.user !== "string") throw badJson("identifier.user must be a string");
+    return resolveLocalUserId(id.user, serverName);
+  }
+  const user = optionalString(params, "user");
+  if (user === undefined) throw new MatrixError(400, "M_MISSING_PARAM", "Missing identifier");
+  return resolveLocalUserId(user, serverName);
+}

@@ -1,0 +1,176 @@
+// The shape of homeserver.yaml. Ajv validates the merged file + environment
+// overrides against `configSchema`; unknown keys are errors so a typo never
+// silently falls back to a default.
+
+export interface HomeserverConfig {
+  server_name: string;
+  public_baseurl?: string;
+  signing_key_path: string;
+  registration_shared_secret?: string;
+  database: {
+    url?: string;
+    pool_max: number;
+    embedded_data_dir: string;
+    embedded_port: number;
+  };
+  redis: {
+    url: string;
+    key_prefix: string;
+  };
+  listeners: {
+    client: { port: number; bind_addresses: string[] };
+    federation: {
+      enabled: boolean;
+      port: number;
+      bind_addresses: string[];
+      tls_certificate_path: string;
+      tls_private_key_path: string;
+    };
+  };
+  limits: { max_json_body_bytes: number };
+  metrics: { enabled: boolean; allow_from: string[] };
+  logging: { level: "trace" | "debug" | "info" | "warn" | "error" | "fatal"; format: "auto" | "json" | "pretty" };
+  well_known: { client_base_url?: string; server?: string };
+  registration: { enabled: boolean; require_token: boolean };
+  auth: { refreshable_access_token_lifetime_ms: number };
+  rate_limits: Record<"login" | "registration" | "message" | "joins", { per_second: number; burst_count: number }>;
+  shutdown_grace_period_ms: number;
+}
+
+const port = { type: "integer", minimum: 0, maximum: 65535 } as const;
+const rateLimit = (perSecond: number, burst: number) =>
+  ({
+    type: "object",
+    additionalProperties: false,
+    default: {},
+    properties: {
+      per_second: { type: "number", minimum: 0, default: perSecond },
+      burst_count: { type: "number", minimum: 1, default: burst },
+    },
+  }) as const;
+const addresses = { type: "array", items: { type: "string", minLength: 1 }, minItems: 1 } as const;
+
+export const configSchema = {
+  type: "object",
+  additionalProperties: false,
+  required: ["server_name", "signing_key_path"],
+  properties: {
+    server_name: { type: "string", minLength: 1 },
+    public_baseurl: { type: "string", pattern: "^https?://" },
+    signing_key_path: { type: "string", minLength: 1 },
+    registration_shared_secret: { type: "string", minLength: 16 },
+    database: {
+      type: "object",
+      additionalProperties: false,
+      default: {},
+      properties: {
+        url: { type: "string", pattern: "^postgres(ql)?://" },
+        pool_max: { type: "integer", minimum: 1, maximum: 1000, default: 10 },
+        embedded_data_dir: { type: "string", default: "./data/postgres" },
+        embedded_port: { ...port, default: 54329 },
+      },
+    },
+    redis: {
+      type: "object",
+      additionalProperties: false,
+      default: {},
+      properties: {
+        url: { type: "string", pattern: "^rediss?://", default: "redis://127.0.0.1:6379" },
+        key_prefix: { type: "string", default: "myelin:" },
+      },
+    },
+    listeners: {
+      type: "object",
+      additionalProperties: false,
+      default: {},
+      properties: {
+        client: {
+          type: "object",
+          additionalProperties: false,
+          default: {},
+          properties: {
+            port: { ...port, default: 8008 },
+            bind_addresses: { ...addresses, default: ["127.0.0.1"] },
+          },
+        },
+        federation: {
+          type: "object",
+          additionalProperties: false,
+          default: {},
+          properties: {
+            enabled: { type: "boolean", default: true },
+            port: { ...port, default: 8448 },
+            bind_addresses: { ...addresses, default: ["0.0.0.0"] },
+            tls_certificate_path: { type: "string", default: "./tls.crt" },
+            tls_private_key_path: { type: "string", default: "./tls.key" },
+          },
+        },
+      },
+    },
+    limits: {
+      type: "object",
+      additionalProperties: false,
+      default: {},
+      properties: {
+        max_json_body_bytes: { type: "integer", minimum: 1024, default: 65536 },
+      },
+    },
+    metrics: {
+      type: "object",
+      additionalProperties: false,
+      default: {},
+      properties: {
+        enabled: { type: "boolean", default: true },
+        allow_from: { type: "array", items: { type: "string" }, default: ["127.0.0.1", "::1"] },
+      },
+    },
+    logging: {
+      type: "object",
+      additionalProperties: false,
+      default: {},
+      properties: {
+        level: { enum: ["trace", "debug", "info", "warn", "error", "fatal"], default: "info" },
+        format: { enum: ["auto", "json", "pretty"], default: "auto" },
+      },
+    },
+    well_known: {
+      type: "object",
+      additionalProperties: false,
+      default: {},
+      properties: {
+        client_base_url: { type: "string", pattern: "^https?://" },
+        server: { type: "string", minLength: 1 },
+      },
+    },
+    registration: {
+      type: "object",
+      additionalProperties: false,
+      default: {},
+      properties: {
+        enabled: { type: "boolean", default: false },
+        require_token: { type: "boolean", default: false },
+      },
+    },
+    auth: {
+      type: "object",
+      additionalProperties: false,
+      default: {},
+      properties: {
+        refreshable_access_token_lifetime_ms: { type: "integer", minimum: 1000, default: 300000 },
+      },
+    },
+    rate_limits: {
+      type: "object",
+      additionalProperties: false,
+      default: {},
+      // Synapse's defaults (rc_login, rc_registration, rc_message, rc_joins.local).
+      properties: {
+        login: rateLimit(0.17, 3),
+        registration: rateLimit(0.17, 3),
+        message: rateLimit(0.2, 10),
+        joins: rateLimit(0.1, 10),
+      },
+    },
+    shutdown_grace_period_ms: { type: "integer", minimum: 0, maximum: 600000, default: 9000 },
+  },
+} as const;

