@@ -19,6 +19,7 @@ import { createMetrics } from "./observability/metrics.ts";
 import { parseSigningKeyFile } from "./protocol/signing.ts";
 import { connectRedis } from "./redis/connect.ts";
 import { resolveDatabase } from "./storage/connect.ts";
+import { createNotifier } from "./sync/notifier.ts";
 import { createDatabase, type Database } from "./storage/database.ts";
 import { migrateToLatest } from "./storage/migrate.ts";
 
@@ -80,6 +81,7 @@ async function main(): Promise<void> {
   const db: Database = createDatabase(database.url, { max: config.database.pool_max });
   const redis = await connectRedis(config.redis.url, config.redis.key_prefix);
 
+  const notifier = await createNotifier(redis, config.redis.key_prefix);
   const metrics = createMetrics(() => db.stats());
   let draining = false;
   const clientApp = createClientApp({
@@ -88,7 +90,7 @@ async function main(): Promise<void> {
     metrics,
     probes: { postgres: () => db.ping(), redis: () => redis.ping().then(() => true, () => false) },
     isDraining: () => draining,
-    registerRoutes: (table, body) => registerClientApi(table, body, { config, db, redis }),
+    registerRoutes: (table, body) => registerClientApi(table, body, { config, db, redis, notifier, signer: { serverName: config.server_name, key: signingKey } }),
   });
   const servers = [];
   const clientServer = createHttpServer(clientApp);
@@ -119,7 +121,7 @@ async function main(): Promise<void> {
     onDraining: () => {
       draining = true;
     },
-    closers: [() => db.close(), () => redis.quit(), ...(database.stop ? [database.stop] : [])],
+    closers: [() => notifier.close(), () => db.close(), () => redis.quit(), ...(database.stop ? [database.stop] : [])],
   });
 }
 

@@ -2,8 +2,9 @@
 // Authorization header: the spec removed query-string tokens (MSC4127).
 import type { RequestHandler } from "express";
 import { missingToken, unknownToken } from "../errors/matrix-error.ts";
+import type { Logger } from "../observability/logger.ts";
 import type { Database } from "../storage/database.ts";
-import { findAccessToken } from "../storage/accounts.ts";
+import { findAccessToken, retireReplacedRefreshTokens, touchDevice } from "../storage/accounts.ts";
 import { hashToken } from "./tokens.ts";
 
 export interface Requester {
@@ -29,14 +30,49 @@ export function bearerToken(header: string | undefined): string | undefined {
   return match?.[1];
 }
 
+/** devices.last_seen_* is written at most this often per device ("may be a few minutes out of date"). */
+export const LAST_SEEN_INTERVAL_MS = 60_000;
+/** Bound on the in-memory throttle; stale entries are swept when it is reached. */
+const LAST_SEEN_MAX_ENTRIES = 50_000;
+
 export function requireAuth(db: Database, clock: () => number = Date.now): RequestHandler {
+  // user\0device → when this process last wrote last_seen. Per requireAuth
+  // instance (no module state); the SQL guard in touchDevice covers the
+  // other processes.
+  const lastWritten = new Map<string, number>();
+
+  const recordSeen = (owner: { userId: string; deviceId: string }, seen: { ts: number; ip: string | null; userAgent: string | null }, log: Logger) => {
+    const key = `${owner.userId}\0${owner.deviceId}`;
+    const previous = lastWritten.get(key);
+    if (previous !== undefined && seen.ts - previous < LAST_SEEN_INTERVAL_MS) return;
+    if (lastWritten.size >= LAST_SEEN_MAX_ENTRIES) {
+      for (const [k, ts] of lastWritten) if (seen.ts - ts >= LAST_SEEN_INTERVAL_MS) lastWritten.delete(k);
+      if (lastWritten.size >= LAST_SEEN_MAX_ENTRIES) lastWritten.clear();
+    }
+    lastWritten.set(key, seen.ts);
+    // Not awaited: bookkeeping must not slow the request down. A failure is
+    // logged and forgotten (the next write comes a minute later).
+    touchDevice(db, owner.userId, owner.deviceId, seen, LAST_SEEN_INTERVAL_MS).catch((err: unknown) => {
+      log.warn({ err }, "could not record device last_seen");
+    });
+  };
+
   return async (req, res, next) => {
     const token = bearerToken(req.get("authorization"));
     if (!token) throw missingToken();
     const owner = await findAccessToken(db, hashToken(token));
     if (!owner || owner.deactivated) throw unknownToken();
+    const now = clock();
     // An expired refreshable token is a soft logout: the client refreshes and carries on.
-    if (owner.expiresTs !== null && owner.expiresTs <= clock()) throw unknownToken(true);
+    if (owner.expiresTs !== null && owner.expiresTs <= now) throw unknownToken(true);
+    // First use of a refreshed pair: the refresh token it replaced (kept so a
+    // lost /refresh answer could be retried) stops working now, as the spec
+    // ("Refreshing access tokens") and Synapse have it; we drop the old access
+    // token with it rather than let it live out its few minutes.
+    if (owner.replacesRefreshToken && owner.refreshTokenId !== null) {
+      await retireReplacedRefreshTokens(db, owner.userId, owner.deviceId, owner.refreshTokenId);
+    }
+    recordSeen(owner, { ts: now, ip: clientAddress(req.socket.remoteAddress), userAgent: req.get("user-agent") ?? null }, res.locals.log);
     res.locals.requester = {
       userId: owner.userId,
       deviceId: owner.deviceId,
@@ -48,6 +84,12 @@ export function requireAuth(db: Database, clock: () => number = Date.now): Reque
     res.locals.log = res.locals.log.child({ userId: owner.userId, deviceId: owner.deviceId });
     next();
   };
+}
+
+/** The peer address, with IPv4-mapped IPv6 (::ffff:1.2.3.4) shown as plain IPv4. */
+function clientAddress(address: string | undefined): string | null {
+  if (address === undefined) return null;
+  return /^::ffff:\d+\.\d+\.\d+\.\d+$/i.test(address) ? address.slice(7) : address;
 }
 
 /** The authenticated requester; only valid behind requireAuth. */

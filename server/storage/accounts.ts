@@ -51,8 +51,14 @@ export async function setPasswordHash(q: Queryable, userId: string, passwordHash
   await q.query(`UPDATE users SET password_hash = $2 WHERE user_id = $1`, [userId, passwordHash]);
 }
 
+/**
+ * Marks the account deactivated. The password hash is kept on purpose: login
+ * verifies the password first and only then answers 403 M_USER_DEACTIVATED,
+ * so a wrong password still gets the same M_FORBIDDEN as an unknown user and
+ * the deactivated state is only revealed to someone who knows the password.
+ */
 export async function markDeactivated(q: Queryable, userId: string): Promise<void> {
-  await q.query(`UPDATE users SET deactivated = TRUE, password_hash = NULL WHERE user_id = $1`, [userId]);
+  await q.query(`UPDATE users SET deactivated = TRUE WHERE user_id = $1`, [userId]);
 }
 
 export interface DeviceRow {
@@ -71,12 +77,54 @@ export async function upsertDevice(q: Queryable, userId: string, deviceId: strin
   );
 }
 
+interface DeviceDbRow {
+  device_id: string;
+  display_name: string | null;
+  last_seen_ts: number | null;
+  last_seen_ip: string | null;
+}
+
+const deviceRow = (r: DeviceDbRow): DeviceRow => ({ deviceId: r.device_id, displayName: r.display_name, lastSeenTs: r.last_seen_ts, lastSeenIp: r.last_seen_ip });
+
 export async function listDevices(q: Queryable, userId: string): Promise<DeviceRow[]> {
-  const { rows } = await q.query<{ device_id: string; display_name: string | null; last_seen_ts: number | null; last_seen_ip: string | null }>(
+  const { rows } = await q.query<DeviceDbRow>(
     `SELECT device_id, display_name, last_seen_ts, last_seen_ip FROM devices WHERE user_id = $1 ORDER BY device_id`,
     [userId],
   );
-  return rows.map((r) => ({ deviceId: r.device_id, displayName: r.display_name, lastSeenTs: r.last_seen_ts, lastSeenIp: r.last_seen_ip }));
+  return rows.map(deviceRow);
+}
+
+export async function getDevice(q: Queryable, userId: string, deviceId: string): Promise<DeviceRow | undefined> {
+  const { rows } = await q.query<DeviceDbRow>(
+    `SELECT device_id, display_name, last_seen_ts, last_seen_ip FROM devices WHERE user_id = $1 AND device_id = $2`,
+    [userId, deviceId],
+  );
+  return rows[0] && deviceRow(rows[0]);
+}
+
+/** Renames a device; false when the user has no such device. */
+export async function setDeviceDisplayName(q: Queryable, userId: string, deviceId: string, displayName: string): Promise<boolean> {
+  const { rowCount } = await q.query(`UPDATE devices SET display_name = $3 WHERE user_id = $1 AND device_id = $2`, [userId, deviceId, displayName]);
+  return (rowCount ?? 0) > 0;
+}
+
+/**
+ * Records an authenticated request on the device, unless it was recorded less
+ * than `minIntervalMs` ago (the guard holds across server processes; callers
+ * also throttle in memory so most requests issue no query at all).
+ */
+export async function touchDevice(
+  q: Queryable,
+  userId: string,
+  deviceId: string,
+  seen: { ts: number; ip: string | null; userAgent: string | null },
+  minIntervalMs: number,
+): Promise<void> {
+  await q.query(
+    `UPDATE devices SET last_seen_ts = $3, last_seen_ip = $4, last_seen_user_agent = $5
+      WHERE user_id = $1 AND device_id = $2 AND (last_seen_ts IS NULL OR last_seen_ts <= $6)`,
+    [userId, deviceId, seen.ts, seen.ip, seen.userAgent, seen.ts - minIntervalMs],
+  );
 }
 
 /** Deletes devices (their tokens go with them through ON DELETE CASCADE); returns the ids removed. */
@@ -93,6 +141,12 @@ export async function deleteAllDevices(q: Queryable, userId: string): Promise<st
   return rows.map((r) => r.device_id);
 }
 
+/** Deletes every device of the user but `keepDeviceId` (password change); returns the ids removed. */
+export async function deleteOtherDevices(q: Queryable, userId: string, keepDeviceId: string): Promise<string[]> {
+  const { rows } = await q.query<{ device_id: string }>(`DELETE FROM devices WHERE user_id = $1 AND device_id <> $2 RETURNING device_id`, [userId, keepDeviceId]);
+  return rows.map((r) => r.device_id);
+}
+
 export interface TokenOwner {
   tokenId: number;
   userId: string;
@@ -101,6 +155,14 @@ export interface TokenOwner {
   isAdmin: boolean;
   isGuest: boolean;
   deactivated: boolean;
+  /** The refresh token issued with this access token, if any. */
+  refreshTokenId: number | null;
+  /**
+   * True while the refresh token this pair replaced still exists, i.e. this is
+   * the first use of a freshly refreshed pair: the caller then retires it
+   * (retireReplacedRefreshTokens).
+   */
+  replacesRefreshToken: boolean;
 }
 
 export async function insertAccessToken(
@@ -116,13 +178,41 @@ export async function insertAccessToken(
 }
 
 export async function findAccessToken(q: Queryable, hash: Buffer): Promise<TokenOwner | undefined> {
-  const { rows } = await q.query<{ token_id: number; user_id: string; device_id: string; expires_ts: number | null; is_admin: boolean; is_guest: boolean; deactivated: boolean }>(
-    `SELECT t.token_id, t.user_id, t.device_id, t.expires_ts, u.is_admin, u.is_guest, u.deactivated
+  // The EXISTS probe only runs for refreshable tokens and goes through the
+  // refresh_tokens_device index (a device has at most two live refresh tokens).
+  const { rows } = await q.query<{
+    token_id: number;
+    user_id: string;
+    device_id: string;
+    expires_ts: number | null;
+    is_admin: boolean;
+    is_guest: boolean;
+    deactivated: boolean;
+    refresh_token_id: number | null;
+    replaces_refresh_token: boolean;
+  }>(
+    `SELECT t.token_id, t.user_id, t.device_id, t.expires_ts, u.is_admin, u.is_guest, u.deactivated, t.refresh_token_id,
+            (t.refresh_token_id IS NOT NULL AND EXISTS (
+               SELECT 1 FROM refresh_tokens p
+                WHERE p.user_id = t.user_id AND p.device_id = t.device_id AND p.next_refresh_token_id = t.refresh_token_id
+            )) AS replaces_refresh_token
        FROM access_tokens t JOIN users u USING (user_id) WHERE t.token_hash = $1`,
     [hash],
   );
   const r = rows[0];
-  return r && { tokenId: r.token_id, userId: r.user_id, deviceId: r.device_id, expiresTs: r.expires_ts, isAdmin: r.is_admin, isGuest: r.is_guest, deactivated: r.deactivated };
+  return (
+    r && {
+      tokenId: r.token_id,
+      userId: r.user_id,
+      deviceId: r.device_id,
+      expiresTs: r.expires_ts,
+      isAdmin: r.is_admin,
+      isGuest: r.is_guest,
+      deactivated: r.deactivated,
+      refreshTokenId: r.refresh_token_id,
+      replacesRefreshToken: r.replaces_refresh_token,
+    }
+  );
 }
 
 export async function deleteAccessTokensOfDevice(q: Queryable, userId: string, deviceId: string): Promise<void> {
@@ -155,10 +245,44 @@ export async function findRefreshTokenForUpdate(q: Queryable, hash: Buffer): Pro
   return r && { refreshTokenId: r.refresh_token_id, userId: r.user_id, deviceId: r.device_id, nextRefreshTokenId: r.next_refresh_token_id };
 }
 
-/** Retires a used refresh token: it and the access tokens issued with it stop working. */
-export async function replaceRefreshToken(q: Queryable, oldId: number, newId: number): Promise<void> {
-  await q.query(`UPDATE refresh_tokens SET next_refresh_token_id = $2 WHERE refresh_token_id = $1`, [oldId, newId]);
-  await q.query(`DELETE FROM access_tokens WHERE refresh_token_id = $1`, [oldId]);
+/**
+ * Records that `old` was used to issue the refresh token `newId` (Synapse's
+ * replace_refresh_token). `old` and its access token stay valid until the new
+ * pair is first used, so a client that lost the /refresh response can retry.
+ * Two kinds of token die here, each with its access tokens:
+ * - the successor `old` had from an earlier, unconfirmed refresh (a retry
+ *   supersedes it: only the latest answer counts);
+ * - the token `old` itself replaced: refreshing with `old` proves the pair
+ *   issued with it arrived, so its predecessor is finished.
+ * Call inside the transaction that locked `old` (findRefreshTokenForUpdate).
+ */
+export async function replaceRefreshToken(q: Queryable, old: RefreshTokenRow, newId: number): Promise<void> {
+  await q.query(`UPDATE refresh_tokens SET next_refresh_token_id = $2 WHERE refresh_token_id = $1`, [old.refreshTokenId, newId]);
+  await q.query(
+    `WITH gone AS (
+       DELETE FROM refresh_tokens
+        WHERE user_id = $1 AND device_id = $2
+          AND (refresh_token_id = $3 OR next_refresh_token_id = $4)
+        RETURNING refresh_token_id
+     )
+     DELETE FROM access_tokens WHERE user_id = $1 AND device_id = $2 AND refresh_token_id IN (SELECT refresh_token_id FROM gone)`,
+    [old.userId, old.deviceId, old.nextRefreshTokenId ?? -1, old.refreshTokenId],
+  );
+}
+
+/**
+ * The pair issued with `refreshTokenId` has been used: the refresh token it
+ * replaced, and the access tokens issued with that one, stop working.
+ */
+export async function retireReplacedRefreshTokens(q: Queryable, userId: string, deviceId: string, refreshTokenId: number): Promise<void> {
+  await q.query(
+    `WITH gone AS (
+       DELETE FROM refresh_tokens WHERE user_id = $1 AND device_id = $2 AND next_refresh_token_id = $3
+       RETURNING refresh_token_id
+     )
+     DELETE FROM access_tokens WHERE user_id = $1 AND device_id = $2 AND refresh_token_id IN (SELECT refresh_token_id FROM gone)`,
+    [userId, deviceId, refreshTokenId],
+  );
 }
 
 export async function deleteRefreshToken(q: Queryable, id: number): Promise<void> {

@@ -1,0 +1,26 @@
+// GET /_matrix/client/v3/capabilities   https://spec.matrix.org/v1.19/client-server-api/#get_matrixclientv3capabilities
+import type { RequestHandler } from "express";
+import type { RouteTable } from "../http/route-table.ts";
+import { roomVersionsCapability } from "../protocol/room-versions.ts";
+
+export interface CapabilitiesDeps {
+  auth: RequestHandler;
+}
+
+export function registerCapabilities(table: RouteTable, deps: CapabilitiesDeps): void {
+  for (const prefix of ["/_matrix/client/v3", "/_matrix/client/r0"]) {
+    table.add("GET", `${prefix}/capabilities`, deps.auth, (_req, res) => {
+      res.json({
+        capabilities: {
+          "m.room_versions": roomVersionsCapability(),
+          "m.change_password": { enabled: true },
+          "m.set_displayname": { enabled: true },
+          "m.set_avatar_url": { enabled: true },
+          // No 3PIDs are kept, and m.login.token (login via another device) is not built.
+          "m.3pid_changes": { enabled: false },
+          "m.get_login_token": { enabled: false },
+        },
+      });
+    });
+  }
+}

@@ -1,0 +1,152 @@
+// POST /_matrix/client/v3/account/password     https://spec.matrix.org/v1.19/client-server-api/#post_matrixclientv3accountpassword
+// POST /_matrix/client/v3/account/deactivate   https://spec.matrix.org/v1.19/client-server-api/#post_matrixclientv3accountdeactivate
+//
+// Both need an access token and re-authentication through UIA with
+// m.login.password (no e-mail flows: this server keeps no 3PIDs). The
+// m.login.password stage is shared with the device API (devices.ts).
+import type { RequestHandler } from "express";
+import { requester } from "../auth/authenticate.ts";
+import { decoyHash, hashPassword, verifyPassword } from "../auth/passwords.ts";
+import type { StageHandler, Uia } from "../auth/uia.ts";
+import { badJson, forbidden, MatrixError, missingParam } from "../errors/matrix-error.ts";
+import { requireJsonObject } from "../http/middleware.ts";
+import type { RouteTable } from "../http/route-table.ts";
+import type { Database } from "../storage/database.ts";
+import { deleteAllDevices, deleteOtherDevices, getUser, markDeactivated, setPasswordHash } from "../storage/accounts.ts";
+import { optionalBoolean, optionalString } from "./params.ts";
+import { resolveLocalUserId } from "./user-ids.ts";
+
+/** What the m.login.password re-authentication needs. */
+export interface ReauthDeps {
+  db: Database;
+  uia: Uia;
+  serverName: string;
+}
+
+export interface PasswordDeps extends ReauthDeps {
+  auth: RequestHandler;
+  /** Throttles m.login.password attempts (the login limiter, keyed by user). */
+  rateLimit?: RequestHandler;
+  /** Told which devices lost their sessions (sockets close, device lists change). */
+  onDevicesRemoved?: (userId: string, deviceIds: string[]) => void;
+  /** Called once an account is deactivated; the rooms layer makes the user leave every room. */
+  onDeactivated?: (userId: string) => Promise<void> | void;
+}
+
+/** Synapse's limit: longer passwords only cost hashing time. */
+const MAX_PASSWORD_LENGTH = 512;
+
+/**
+ * The m.login.password stage for an authenticated user proving it again.
+ * The identifier must name the requester: naming anyone else is refused
+ * before any password is checked, so a session cannot be used to guess other
+ * users' passwords (Synapse checks the password first, then answers 403).
+ * Failures are MatrixErrors, which uia.ts returns inside the 401 UIA body so
+ * the client can retry in the same session.
+ */
+export function passwordStage(db: Database, serverName: string, userId: string): StageHandler {
+  return async (auth) => {
+    const claimed = authUser(auth, serverName);
+    if (claimed !== userId) throw forbidden("The identifier does not match the logged-in user");
+    const password = optionalString(auth, "password");
+    if (password === undefined) throw missingParam("Missing password");
+    const user = await getUser(db, userId);
+    const valid = await verifyPassword(password, user?.passwordHash ?? (await decoyHash()));
+    if (!user?.passwordHash || !valid) throw forbidden("Invalid password");
+  };
+}
+
+/** The user an auth dict names: `identifier` (m.id.user) or the deprecated top-level `user`. */
+function authUser(auth: Record<string, unknown>, serverName: string): string {
+  const identifier = auth.identifier;
+  if (identifier !== undefined && identifier !== null) {
+    if (typeof identifier !== "object" || Array.isArray(identifier)) throw badJson("identifier must be an object");
+    const id = identifier as Record<string, unknown>;
+    if (id.type !== "m.id.user") throw new MatrixError(400, "M_UNKNOWN", `Unsupported identifier type ${String(id.type)}`);
+    if (typeof id.user !== "string") throw badJson("identifier.user must be a string");
+    return resolveLocalUserId(id.user, serverName);
+  }
+  const user = optionalString(auth, "user");
+  if (user === undefined) throw missingParam("Missing identifier");
+  return resolveLocalUserId(user, serverName);
+}
+
+/**
+ * Runs UIA with the single flow [m.login.password] for `userId`. `operation`
+ * binds the session to one request (uia.ts), so include what is authorised.
+ */
+export function reauthenticate(deps: ReauthDeps, userId: string, operation: string, auth: unknown): Promise<void> {
+  return deps.uia.authenticate(
+    {
+      flows: [{ stages: ["m.login.password"] }],
+      operation: `${operation} by ${userId}`,
+      stages: { "m.login.password": passwordStage(deps.db, deps.serverName, userId) },
+    },
+    auth,
+  );
+}
+
+/**
+ * Applies `limiter` to requests that carry an m.login.password attempt, so a
+ * stolen access token cannot be used to guess the password quickly (Synapse
+ * rate-limits failed UIA attempts with rc_login). Runs after the body parser.
+ */
+export function limitPasswordAttempts(limiter: RequestHandler | undefined): RequestHandler {
+  return (req, res, next) => {
+    const auth = (req.body as { auth?: unknown } | undefined)?.auth;
+    const type = auth !== null && typeof auth === "object" ? (auth as { type?: unknown }).type : undefined;
+    if (limiter && type === "m.login.password") return limiter(req, res, next);
+    next();
+  };
+}
+
+export function registerPassword(table: RouteTable, body: RequestHandler, deps: PasswordDeps): void {
+  const limit = limitPasswordAttempts(deps.rateLimit);
+
+  for (const prefix of ["/_matrix/client/v3", "/_matrix/client/r0"]) {
+    // The requesting device keeps its session (the spec says the server SHOULD
+    // NOT revoke the token used); with logout_devices (default true) every other
+    // device is deleted, its tokens with it, as Synapse does.
+    table.add("POST", `${prefix}/account/password`, deps.auth, body, limit, async (req, res) => {
+      const me = requester(res.locals);
+      const params = requireJsonObject(req);
+      // Checked before UIA so the client does not prove itself for nothing.
+      const newPassword = optionalString(params, "new_password");
+      if (newPassword === undefined) throw missingParam("Missing new_password");
+      if (newPassword.length === 0) throw new MatrixError(400, "M_WEAK_PASSWORD", "Password must not be empty");
+      if (newPassword.length > MAX_PASSWORD_LENGTH) throw new MatrixError(400, "M_WEAK_PASSWORD", "Password too long");
+      const logoutDevices = optionalBoolean(params, "logout_devices") ?? true;
+
+      await reauthenticate(deps, me.userId, "POST /account/password", params.auth);
+
+      const passwordHash = await hashPassword(newPassword);
+      const removed = await deps.db.transaction(async (tx) => {
+        await setPasswordHash(tx, me.userId, passwordHash);
+        return logoutDevices ? deleteOtherDevices(tx, me.userId, me.deviceId) : [];
+      });
+      if (removed.length > 0) deps.onDevicesRemoved?.(me.userId, removed);
+      res.json({});
+    });
+
+    // Deactivation deletes every device (the requester's too, so its token dies)
+    // and marks the account; the user ID is never reissued. There are no 3PIDs
+    // to unbind, so id_server_unbind_result is always "success". `erase` is
+    // accepted but not acted on yet: serving redacted copies needs the rooms layer.
+    table.add("POST", `${prefix}/account/deactivate`, deps.auth, body, limit, async (req, res) => {
+      const me = requester(res.locals);
+      const params = requireJsonObject(req);
+      optionalBoolean(params, "erase");
+      optionalString(params, "id_server");
+
+      await reauthenticate(deps, me.userId, "POST /account/deactivate", params.auth);
+
+      const removed = await deps.db.transaction(async (tx) => {
+        await markDeactivated(tx, me.userId);
+        return deleteAllDevices(tx, me.userId);
+      });
+      if (removed.length > 0) deps.onDevicesRemoved?.(me.userId, removed);
+      await deps.onDeactivated?.(me.userId);
+      res.json({ id_server_unbind_result: "success" });
+    });
+  }
+}

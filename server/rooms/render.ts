@@ -1,0 +1,61 @@
+// Renders stored events for a client in one batch: redacted events carry the
+// redaction in unsigned.redacted_because, the sending device sees its
+// transaction_id, and state events show the content they replaced.
+import type { JsonObject } from "../protocol/json.ts";
+import type { RoomVersion } from "../protocol/room-versions.ts";
+import type { Queryable } from "../storage/database.ts";
+import { getEventsByIds, txnIdsForEvents, type StoredEvent } from "../storage/events.ts";
+import { stateAtGroups } from "../storage/state.ts";
+import { getEventsByNids } from "../storage/events.ts";
+import { toClientEvent } from "./client-event.ts";
+import { pduOf } from "./stored-event.ts";
+
+export interface Viewer {
+  userId: string;
+  deviceId: string;
+}
+
+export async function renderEvents(
+  q: Queryable,
+  events: readonly StoredEvent[],
+  version: RoomVersion,
+  viewer: Viewer,
+  options: { includeRoomId: boolean },
+): Promise<JsonObject[]> {
+  const now = Date.now();
+  const redactionIds = events.map((e) => e.redactedBy).filter((id): id is string => id !== null);
+  const redactions = await getEventsByIds(q, redactionIds);
+  const own = events.filter((e) => e.sender === viewer.userId).map((e) => e.eventId);
+  const txnIds = await txnIdsForEvents(q, viewer.userId, viewer.deviceId, own);
+
+  // prev_content: the state each state event replaced, from its snapshot.
+  const stateEvents = events.filter((e) => e.stateKey !== null && e.stateGroupBefore !== null);
+  const prevContent = new Map<string, JsonObject>();
+  if (stateEvents.length > 0) {
+    const byGroup = await stateAtGroups(
+      q,
+      [...new Set(stateEvents.map((e) => e.stateGroupBefore!))],
+      stateEvents.map((e) => [e.type, e.stateKey!] as const),
+    );
+    const nids = [...byGroup.values()].flat().map((e) => e.eventNid);
+    const previous = await getEventsByNids(q, nids);
+    for (const event of stateEvents) {
+      const entry = byGroup.get(event.stateGroupBefore!)?.find((s) => s.type === event.type && s.stateKey === event.stateKey);
+      const prior = entry ? previous.get(entry.eventNid) : undefined;
+      if (prior && prior.redactedBy === null) prevContent.set(event.eventId, (pduOf(prior).content ?? {}) as JsonObject);
+    }
+  }
+
+  return events.map((event) => {
+    const redaction = event.redactedBy ? redactions.get(event.redactedBy) : undefined;
+    const prior = prevContent.get(event.eventId);
+    const txnId = txnIds.get(event.eventId);
+    return toClientEvent(event, version, {
+      includeRoomId: options.includeRoomId,
+      now,
+      ...(redaction ? { redactedBecause: toClientEvent(redaction, version, { includeRoomId: true, now }) } : {}),
+      ...(txnId !== undefined ? { transactionId: txnId } : {}),
+      ...(prior ? { prevContent: prior } : {}),
+    });
+  });
+}

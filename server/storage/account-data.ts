@@ -1,0 +1,30 @@
+// Global and per-room account data (migrations/0003_receipts_account_data.sql).
+import type { Queryable } from "./database.ts";
+
+export async function putAccountData(q: Queryable, userId: string, roomId: string, type: string, content: unknown, streamOrdering: number): Promise<void> {
+  await q.query(
+    `INSERT INTO account_data (user_id, room_id, type, content, stream_ordering) VALUES ($1, $2, $3, $4, $5)
+     ON CONFLICT (user_id, room_id, type) DO UPDATE SET content = EXCLUDED.content, stream_ordering = EXCLUDED.stream_ordering`,
+    [userId, roomId, type, JSON.stringify(content), streamOrdering],
+  );
+}
+
+export async function getAccountData(q: Queryable, userId: string, roomId: string, type: string): Promise<Record<string, unknown> | undefined> {
+  const { rows } = await q.query<{ content: Record<string, unknown> }>(`SELECT content FROM account_data WHERE user_id = $1 AND room_id = $2 AND type = $3`, [userId, roomId, type]);
+  return rows[0]?.content;
+}
+
+export interface AccountDataRow {
+  roomId: string;
+  type: string;
+  content: Record<string, unknown>;
+}
+
+/** A user's account data changed after `since` (all when undefined), global rows have roomId "". */
+export async function accountDataSince(q: Queryable, userId: string, since: number | undefined): Promise<AccountDataRow[]> {
+  const { rows } = await q.query<{ room_id: string; type: string; content: Record<string, unknown> }>(
+    `SELECT room_id, type, content FROM account_data WHERE user_id = $1 AND stream_ordering > $2`,
+    [userId, since ?? 0],
+  );
+  return rows.map((r) => ({ roomId: r.room_id, type: r.type, content: r.content }));
+}

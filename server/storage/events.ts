@@ -1,0 +1,205 @@
+// Events, DAG edges, extremities and transaction IDs (migrations/0002_rooms_events.sql).
+import type { Queryable } from "./database.ts";
+
+export interface StoredEvent {
+  nid: number;
+  eventId: string;
+  roomId: string;
+  type: string;
+  stateKey: string | null;
+  sender: string;
+  originServerTs: number;
+  depth: number;
+  streamOrdering: number | null;
+  stateGroupBefore: number | null;
+  rejectedReason: string | null;
+  redactedBy: string | null;
+  pdu: string;
+}
+
+const COLUMNS = `event_nid, event_id, room_id, type, state_key, sender, origin_server_ts, depth, stream_ordering,
+  state_group_before, rejected_reason, redacted_by, pdu`;
+
+interface EventRow {
+  event_nid: number;
+  event_id: string;
+  room_id: string;
+  type: string;
+  state_key: string | null;
+  sender: string;
+  origin_server_ts: number;
+  depth: number;
+  stream_ordering: number | null;
+  state_group_before: number | null;
+  rejected_reason: string | null;
+  redacted_by: string | null;
+  pdu: string;
+}
+
+function fromRow(r: EventRow): StoredEvent {
+  return {
+    nid: r.event_nid,
+    eventId: r.event_id,
+    roomId: r.room_id,
+    type: r.type,
+    stateKey: r.state_key,
+    sender: r.sender,
+    originServerTs: r.origin_server_ts,
+    depth: r.depth,
+    streamOrdering: r.stream_ordering,
+    stateGroupBefore: r.state_group_before,
+    rejectedReason: r.rejected_reason,
+    redactedBy: r.redacted_by,
+    pdu: r.pdu,
+  };
+}
+
+export interface NewEvent {
+  eventId: string;
+  roomId: string;
+  type: string;
+  stateKey: string | undefined;
+  sender: string;
+  originServerTs: number;
+  depth: number;
+  stateGroupBefore: number | null;
+  pdu: string;
+  prevEventIds: readonly string[];
+  authEventIds: readonly string[];
+}
+
+export async function insertEvent(q: Queryable, event: NewEvent): Promise<number> {
+  const { rows } = await q.query<{ event_nid: number }>(
+    `INSERT INTO events (event_id, room_id, type, state_key, sender, origin_server_ts, depth, state_group_before, pdu)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING event_nid`,
+    [event.eventId, event.roomId, event.type, event.stateKey ?? null, event.sender, event.originServerTs, event.depth, event.stateGroupBefore, event.pdu],
+  );
+  const nid = rows[0]!.event_nid;
+  if (event.prevEventIds.length > 0) {
+    await q.query(`INSERT INTO event_edges (event_nid, prev_event_id) SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING`, [nid, event.prevEventIds]);
+  }
+  if (event.authEventIds.length > 0) {
+    await q.query(`INSERT INTO event_auth_edges (event_nid, auth_event_id) SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING`, [nid, event.authEventIds]);
+  }
+  return nid;
+}
+
+export async function getEventsByIds(q: Queryable, eventIds: readonly string[]): Promise<Map<string, StoredEvent>> {
+  if (eventIds.length === 0) return new Map();
+  const { rows } = await q.query<EventRow>(`SELECT ${COLUMNS} FROM events WHERE event_id = ANY($1::text[])`, [eventIds]);
+  return new Map(rows.map((r) => [r.event_id, fromRow(r)]));
+}
+
+export async function getEventsByNids(q: Queryable, nids: readonly number[]): Promise<Map<number, StoredEvent>> {
+  if (nids.length === 0) return new Map();
+  const { rows } = await q.query<EventRow>(`SELECT ${COLUMNS} FROM events WHERE event_nid = ANY($1::bigint[])`, [nids]);
+  return new Map(rows.map((r) => [r.event_nid, fromRow(r)]));
+}
+
+export async function getForwardExtremities(q: Queryable, roomId: string): Promise<string[]> {
+  const { rows } = await q.query<{ event_id: string }>(`SELECT event_id FROM room_forward_extremities WHERE room_id = $1`, [roomId]);
+  return rows.map((r) => r.event_id);
+}
+
+/** The new event replaces the extremities it points at. */
+export async function advanceForwardExtremities(q: Queryable, roomId: string, eventId: string, prevEventIds: readonly string[]): Promise<void> {
+  await q.query(`DELETE FROM room_forward_extremities WHERE room_id = $1 AND event_id = ANY($2::text[])`, [roomId, prevEventIds]);
+  await q.query(`INSERT INTO room_forward_extremities (room_id, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`, [roomId, eventId]);
+}
+
+/**
+ * Returns `count` consecutive stream positions. The UPDATE locks the single
+ * stream_head row until COMMIT, so positions become visible strictly in
+ * order. Callers do it as the last step before committing, keeping the
+ * serialised section short.
+ */
+export async function allocateStreamPositions(q: Queryable, count: number): Promise<number[]> {
+  const { rows } = await q.query<{ position: number }>(`UPDATE stream_head SET position = position + $1 RETURNING position`, [count]);
+  const last = rows[0]!.position;
+  return Array.from({ length: count }, (_, i) => last - count + 1 + i);
+}
+
+export async function setStreamOrdering(q: Queryable, nid: number, position: number): Promise<void> {
+  await q.query(`UPDATE events SET stream_ordering = $2 WHERE event_nid = $1`, [nid, position]);
+}
+
+/** Highest committed position: everything at or below it is visible. */
+export async function currentStreamPosition(q: Queryable): Promise<number> {
+  const { rows } = await q.query<{ position: number }>(`SELECT position FROM stream_head`);
+  return rows[0]!.position;
+}
+
+export async function findTxnEvent(q: Queryable, userId: string, deviceId: string, txnId: string): Promise<string | undefined> {
+  const { rows } = await q.query<{ event_id: string }>(
+    `SELECT event_id FROM event_txn_ids WHERE user_id = $1 AND device_id = $2 AND txn_id = $3`,
+    [userId, deviceId, txnId],
+  );
+  return rows[0]?.event_id;
+}
+
+export async function insertTxnEvent(q: Queryable, userId: string, deviceId: string, txnId: string, eventId: string, now: number): Promise<void> {
+  await q.query(`INSERT INTO event_txn_ids (user_id, device_id, txn_id, event_id, created_ts) VALUES ($1, $2, $3, $4, $5)`, [userId, deviceId, txnId, eventId, now]);
+}
+
+export async function markRedacted(q: Queryable, targetEventId: string, redactionEventId: string): Promise<void> {
+  await q.query(`UPDATE events SET redacted_by = $2 WHERE event_id = $1 AND redacted_by IS NULL`, [targetEventId, redactionEventId]);
+}
+
+/** Timeline events of a room with from < stream_ordering <= to, newest first. */
+export async function roomEventsBetween(q: Queryable, roomId: string, from: number, to: number, limit: number): Promise<StoredEvent[]> {
+  const { rows } = await q.query<EventRow>(
+    `SELECT ${COLUMNS} FROM events WHERE room_id = $1 AND stream_ordering > $2 AND stream_ordering <= $3
+     ORDER BY stream_ordering DESC LIMIT $4`,
+    [roomId, from, to, limit],
+  );
+  return rows.map(fromRow);
+}
+
+/**
+ * One page of room history in topological order (depth, stream), strictly
+ * before (backwards) or after (forwards) the given position.
+ */
+export async function roomEventsTopological(
+  q: Queryable,
+  roomId: string,
+  from: { depth: number; stream: number },
+  direction: "b" | "f",
+  limit: number,
+  to?: { depth: number; stream: number },
+): Promise<StoredEvent[]> {
+  const backwards = direction === "b";
+  const cmp = backwards ? "<" : ">";
+  const order = backwards ? "DESC" : "ASC";
+  const params: unknown[] = [roomId, from.depth, from.stream, limit];
+  let bound = "";
+  if (to) {
+    params.push(to.depth, to.stream);
+    bound = `AND (depth, stream_ordering) ${backwards ? ">" : "<="} ($5, $6)`;
+  }
+  const { rows } = await q.query<EventRow>(
+    `SELECT ${COLUMNS} FROM events
+      WHERE room_id = $1 AND stream_ordering IS NOT NULL AND (depth, stream_ordering) ${cmp} ($2, $3) ${bound}
+      ORDER BY depth ${order}, stream_ordering ${order} LIMIT $4`,
+    params,
+  );
+  return rows.map(fromRow);
+}
+
+/** Transaction IDs a device used for some events, so the sender's device can match its local echo. */
+export async function txnIdsForEvents(q: Queryable, userId: string, deviceId: string, eventIds: readonly string[]): Promise<Map<string, string>> {
+  if (eventIds.length === 0) return new Map();
+  const { rows } = await q.query<{ event_id: string; txn_id: string }>(
+    `SELECT event_id, txn_id FROM event_txn_ids WHERE user_id = $1 AND device_id = $2 AND event_id = ANY($3::text[])`,
+    [userId, deviceId, eventIds],
+  );
+  return new Map(rows.map((r) => [r.event_id, r.txn_id]));
+}
+
+/** The topological place of the room's last event at or before a stream position. */
+export async function roomPositionAtStream(q: Queryable, roomId: string, stream: number): Promise<{ depth: number; stream: number } | undefined> {
+  const { rows } = await q.query<{ depth: number; stream_ordering: number }>(
+    `SELECT depth, stream_ordering FROM events WHERE room_id = $1 AND stream_ordering <= $2 ORDER BY stream_ordering DESC LIMIT 1`,
+    [roomId, stream],
+  );
+  return rows[0] && { depth: rows[0].depth, stream: rows[0].stream_ordering };
+}

@@ -1,0 +1,192 @@
+// State snapshots as bounded delta chains, current state and memberships
+// (migrations/0002_rooms_events.sql). Storage grows with state changes, not
+// with events: a message event reuses the snapshot of its parent.
+import type { Queryable } from "./database.ts";
+
+/** Past this many deltas a group is written as a full snapshot, bounding read cost. */
+export const MAX_DELTA_CHAIN = 50;
+
+export interface StateEntry {
+  type: string;
+  stateKey: string;
+  eventNid: number;
+}
+
+export type StateKeyFilter = ReadonlyArray<readonly [type: string, stateKey: string]>;
+
+const CHAIN_CTE = `
+  WITH RECURSIVE chain(origin, sg, dist) AS (
+    SELECT g, g, 0 FROM unnest($1::bigint[]) AS g
+    UNION ALL
+    SELECT c.origin, s.prev_state_group, c.dist + 1
+      FROM chain c JOIN state_groups s ON s.state_group = c.sg
+     WHERE s.prev_state_group IS NOT NULL
+  )`;
+
+/**
+ * The state of several snapshots at once, optionally only some keys. One
+ * query whatever the number of groups: nearest delta wins per key.
+ */
+export async function stateAtGroups(q: Queryable, groups: readonly number[], keys?: StateKeyFilter): Promise<Map<number, StateEntry[]>> {
+  const out = new Map<number, StateEntry[]>(groups.map((g) => [g, []]));
+  if (groups.length === 0) return out;
+  const params: unknown[] = [groups];
+  let filter = "";
+  if (keys) {
+    params.push(keys.map((k) => k[0]), keys.map((k) => k[1]));
+    filter = `AND (e.type, e.state_key) IN (SELECT * FROM unnest($2::text[], $3::text[]))`;
+  }
+  const { rows } = await q.query<{ origin: number; type: string; state_key: string; event_nid: number | null }>(
+    `${CHAIN_CTE}
+     SELECT DISTINCT ON (c.origin, e.type, e.state_key) c.origin, e.type, e.state_key, e.event_nid
+       FROM chain c JOIN state_group_entries e ON e.state_group = c.sg
+      WHERE TRUE ${filter}
+      ORDER BY c.origin, e.type, e.state_key, c.dist`,
+    params,
+  );
+  for (const r of rows) {
+    if (r.event_nid !== null) out.get(r.origin)!.push({ type: r.type, stateKey: r.state_key, eventNid: r.event_nid });
+  }
+  return out;
+}
+
+/**
+ * A new snapshot = `prev` with `changes` applied. Written as a delta unless
+ * the chain would exceed MAX_DELTA_CHAIN, then as a full snapshot.
+ */
+export async function createStateGroup(q: Queryable, roomId: string, prev: number | null, changes: readonly StateEntry[]): Promise<number> {
+  let chainLength = 0;
+  let entries = changes;
+  let parent = prev;
+  if (prev !== null) {
+    const { rows } = await q.query<{ chain_length: number }>(`SELECT chain_length FROM state_groups WHERE state_group = $1`, [prev]);
+    chainLength = (rows[0]?.chain_length ?? 0) + 1;
+    if (chainLength > MAX_DELTA_CHAIN) {
+      const full = new Map<string, StateEntry>();
+      for (const e of (await stateAtGroups(q, [prev])).get(prev) ?? []) full.set(`${e.type}\u0000${e.stateKey}`, e);
+      for (const e of changes) full.set(`${e.type}\u0000${e.stateKey}`, e);
+      entries = [...full.values()];
+      parent = null;
+      chainLength = 0;
+    }
+  }
+  const { rows } = await q.query<{ state_group: number }>(
+    `INSERT INTO state_groups (room_id, prev_state_group, chain_length) VALUES ($1, $2, $3) RETURNING state_group`,
+    [roomId, parent, chainLength],
+  );
+  const group = rows[0]!.state_group;
+  if (entries.length > 0) {
+    await q.query(
+      `INSERT INTO state_group_entries (state_group, type, state_key, event_nid)
+       SELECT $1, t, k, n FROM unnest($2::text[], $3::text[], $4::bigint[]) AS u(t, k, n)`,
+      [group, entries.map((e) => e.type), entries.map((e) => e.stateKey), entries.map((e) => e.eventNid)],
+    );
+  }
+  return group;
+}
+
+/** Current state entries, all or only the given keys. */
+export async function currentState(q: Queryable, roomId: string, keys?: StateKeyFilter): Promise<Array<StateEntry & { streamOrdering: number }>> {
+  const params: unknown[] = [roomId];
+  let filter = "";
+  if (keys) {
+    params.push(keys.map((k) => k[0]), keys.map((k) => k[1]));
+    filter = `AND (type, state_key) IN (SELECT * FROM unnest($2::text[], $3::text[]))`;
+  }
+  const { rows } = await q.query<{ type: string; state_key: string; event_nid: number; stream_ordering: number }>(
+    `SELECT type, state_key, event_nid, stream_ordering FROM room_current_state WHERE room_id = $1 ${filter}`,
+    params,
+  );
+  return rows.map((r) => ({ type: r.type, stateKey: r.state_key, eventNid: r.event_nid, streamOrdering: r.stream_ordering }));
+}
+
+/** Current state entries that changed after `since` (for incremental sync). */
+export async function currentStateChangedSince(q: Queryable, roomId: string, since: number): Promise<StateEntry[]> {
+  const { rows } = await q.query<{ type: string; state_key: string; event_nid: number }>(
+    `SELECT type, state_key, event_nid FROM room_current_state WHERE room_id = $1 AND stream_ordering > $2`,
+    [roomId, since],
+  );
+  return rows.map((r) => ({ type: r.type, stateKey: r.state_key, eventNid: r.event_nid }));
+}
+
+export async function setCurrentState(q: Queryable, roomId: string, entry: StateEntry, streamOrdering: number): Promise<void> {
+  await q.query(
+    `INSERT INTO room_current_state (room_id, type, state_key, event_nid, stream_ordering) VALUES ($1, $2, $3, $4, $5)
+     ON CONFLICT (room_id, type, state_key) DO UPDATE SET event_nid = EXCLUDED.event_nid, stream_ordering = EXCLUDED.stream_ordering`,
+    [roomId, entry.type, entry.stateKey, entry.eventNid, streamOrdering],
+  );
+}
+
+export async function setMembership(q: Queryable, roomId: string, userId: string, membership: string, eventNid: number, streamOrdering: number): Promise<void> {
+  await q.query(
+    `INSERT INTO room_memberships (room_id, user_id, membership, event_nid, stream_ordering) VALUES ($1, $2, $3, $4, $5)
+     ON CONFLICT (room_id, user_id) DO UPDATE SET membership = EXCLUDED.membership, event_nid = EXCLUDED.event_nid,
+       stream_ordering = EXCLUDED.stream_ordering, forgotten = FALSE`,
+    [roomId, userId, membership, eventNid, streamOrdering],
+  );
+}
+
+export interface MembershipRow {
+  roomId: string;
+  membership: string;
+  eventNid: number;
+  streamOrdering: number;
+}
+
+/** Rooms a user has any membership in (not forgotten), for sync. */
+export async function membershipsOfUser(q: Queryable, userId: string): Promise<MembershipRow[]> {
+  const { rows } = await q.query<{ room_id: string; membership: string; event_nid: number; stream_ordering: number }>(
+    `SELECT room_id, membership, event_nid, stream_ordering FROM room_memberships WHERE user_id = $1 AND NOT forgotten`,
+    [userId],
+  );
+  return rows.map((r) => ({ roomId: r.room_id, membership: r.membership, eventNid: r.event_nid, streamOrdering: r.stream_ordering }));
+}
+
+export async function membershipOf(q: Queryable, roomId: string, userId: string): Promise<MembershipRow | undefined> {
+  const { rows } = await q.query<{ room_id: string; membership: string; event_nid: number; stream_ordering: number }>(
+    `SELECT room_id, membership, event_nid, stream_ordering FROM room_memberships WHERE room_id = $1 AND user_id = $2`,
+    [roomId, userId],
+  );
+  const r = rows[0];
+  return r && { roomId: r.room_id, membership: r.membership, eventNid: r.event_nid, streamOrdering: r.stream_ordering };
+}
+
+export async function roomMembers(q: Queryable, roomId: string, membership?: string): Promise<Array<{ userId: string; membership: string; eventNid: number }>> {
+  const { rows } = await q.query<{ user_id: string; membership: string; event_nid: number }>(
+    `SELECT user_id, membership, event_nid FROM room_memberships WHERE room_id = $1 ${membership ? "AND membership = $2" : ""} ORDER BY user_id`,
+    membership ? [roomId, membership] : [roomId],
+  );
+  return rows.map((r) => ({ userId: r.user_id, membership: r.membership, eventNid: r.event_nid }));
+}
+
+export async function forgetRoom(q: Queryable, roomId: string, userId: string): Promise<void> {
+  await q.query(`UPDATE room_memberships SET forgotten = TRUE WHERE room_id = $1 AND user_id = $2`, [roomId, userId]);
+}
+
+export async function insertRoom(q: Queryable, room: { roomId: string; version: string; creator: string; isPublic: boolean; now: number }): Promise<void> {
+  await q.query(`INSERT INTO rooms (room_id, room_version, creator, is_public, created_ts) VALUES ($1, $2, $3, $4, $5)`, [
+    room.roomId,
+    room.version,
+    room.creator,
+    room.isPublic,
+    room.now,
+  ]);
+}
+
+export async function getRoomVersionId(q: Queryable, roomId: string): Promise<string | undefined> {
+  const { rows } = await q.query<{ room_version: string }>(`SELECT room_version FROM rooms WHERE room_id = $1`, [roomId]);
+  return rows[0]?.room_version;
+}
+
+export async function lockRoom(q: Queryable, roomId: string): Promise<void> {
+  await q.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, [roomId]);
+}
+
+export async function getCurrentStateGroup(q: Queryable, roomId: string): Promise<number | null> {
+  const { rows } = await q.query<{ current_state_group: number | null }>(`SELECT current_state_group FROM rooms WHERE room_id = $1`, [roomId]);
+  return rows[0]?.current_state_group ?? null;
+}
+
+export async function setCurrentStateGroup(q: Queryable, roomId: string, group: number): Promise<void> {
+  await q.query(`UPDATE rooms SET current_state_group = $2 WHERE room_id = $1`, [roomId, group]);
+}

@@ -1,0 +1,225 @@
+// The sync engine behind GET /sync (and, later, the WebSocket stream): what
+// changed for a user between a stream position and now. Work is bounded by
+// the number of the user's rooms and the timeline limit, never by history.
+import type { JsonObject } from "../protocol/json.ts";
+import type { RoomVersion } from "../protocol/room-versions.ts";
+import { renderEvents, type Viewer } from "../rooms/render.ts";
+import { currentStateEvents, stateEventsAtGroup } from "../rooms/room-state.ts";
+import type { RoomService } from "../rooms/room-service.ts";
+import { pduOf } from "../rooms/stored-event.ts";
+import { syncToken, topologicalToken } from "../rooms/tokens.ts";
+import { filterVisibleEvents } from "../rooms/visibility.ts";
+import type { Database } from "../storage/database.ts";
+import { currentStreamPosition, getEventsByNids, roomEventsBetween, type StoredEvent } from "../storage/events.ts";
+import { currentStateChangedSince, membershipsOfUser, roomMembers, type MembershipRow } from "../storage/state.ts";
+import { accountDataSince, type AccountDataRow } from "../storage/account-data.ts";
+import { receiptsSince, type ReceiptRow } from "../storage/receipts.ts";
+import { eventPassesFilter } from "./event-filter.ts";
+import type { Notifier } from "./notifier.ts";
+import { DEFAULT_TIMELINE_LIMIT, type SyncFilter } from "./sync-filter.ts";
+import type { Typing } from "./typing.ts";
+
+export interface SyncRequest {
+  viewer: Viewer;
+  since?: number;
+  fullState: boolean;
+  timeoutMs: number;
+  filter: SyncFilter;
+  signal?: AbortSignal;
+}
+
+export interface SyncEngineDeps {
+  db: Database;
+  rooms: RoomService;
+  notifier: Notifier;
+  typing: Typing;
+}
+
+/** State events shown to invitees and knockers (spec: "stripped state"). */
+const STRIPPED_STATE_TYPES = ["m.room.create", "m.room.join_rules", "m.room.name", "m.room.avatar", "m.room.canonical_alias", "m.room.encryption", "m.room.topic"];
+
+export function createSyncEngine(deps: SyncEngineDeps) {
+  const { db, rooms } = deps;
+
+  async function strippedState(roomId: string, own: StoredEvent | undefined): Promise<JsonObject[]> {
+    const events = await currentStateEvents(db, roomId, STRIPPED_STATE_TYPES.map((t) => [t, ""] as const));
+    if (own) events.push(own);
+    return events.map((e) => {
+      const pdu = pduOf(e);
+      return { type: e.type, state_key: e.stateKey ?? "", sender: e.sender, content: (pdu.content ?? {}) as JsonObject };
+    });
+  }
+
+  async function summary(roomId: string, userId: string): Promise<JsonObject> {
+    const members = await roomMembers(db, roomId);
+    const joined = members.filter((m) => m.membership === "join");
+    const invited = members.filter((m) => m.membership === "invite");
+    const heroes = [...joined, ...invited].map((m) => m.userId).filter((u) => u !== userId).slice(0, 5);
+    return { "m.heroes": heroes, "m.joined_member_count": joined.length, "m.invited_member_count": invited.length };
+  }
+
+  /** Lazy loading: keep non-member state, and member events only for the timeline's senders and the viewer. */
+  function lazyMembers(state: StoredEvent[], timeline: StoredEvent[], userId: string, lazy: boolean): StoredEvent[] {
+    if (!lazy) return state;
+    const wanted = new Set([userId, ...timeline.map((e) => e.sender)]);
+    return state.filter((e) => e.type !== "m.room.member" || wanted.has(e.stateKey ?? ""));
+  }
+
+  async function timelineOf(roomId: string, from: number, to: number, limit: number, filter: SyncFilter): Promise<{ events: StoredEvent[]; limited: boolean }> {
+    const newestFirst = await roomEventsBetween(db, roomId, from, to, limit + 1);
+    const limited = newestFirst.length > limit;
+    const events = newestFirst.slice(0, limit).reverse();
+    return { events: events.filter((e) => eventPassesFilter(filter.timeline, e)), limited };
+  }
+
+  /** m.typing and m.receipt for a joined room, when changed since the token. */
+  async function ephemeralOf(roomId: string, userId: string, since: number | undefined, fresh: boolean): Promise<JsonObject[]> {
+    const events: JsonObject[] = [];
+    const typing = await deps.typing.typingIn(roomId);
+    if ((fresh && typing.userIds.length > 0) || (!fresh && typing.position > (since ?? 0))) {
+      events.push({ type: "m.typing", content: { user_ids: typing.userIds } });
+    }
+    const receipts = (await receiptsSince(db, roomId, fresh ? undefined : since)).filter((r) => r.receiptType !== "m.read.private" || r.userId === userId);
+    if (receipts.length > 0) events.push({ type: "m.receipt", content: receiptContent(receipts) });
+    return events;
+  }
+
+  async function joinedRoom(req: SyncRequest, membership: MembershipRow, position: number, accountData: AccountDataRow[]): Promise<JsonObject | undefined> {
+    const { viewer, since, filter } = req;
+    const roomId = membership.roomId;
+    const version: RoomVersion = await rooms.roomVersion(db, roomId);
+    const limit = filter.timeline.limit ?? DEFAULT_TIMELINE_LIMIT;
+    // A room joined since the last sync is sent whole, as if this were an initial sync.
+    const fresh = since === undefined || req.fullState || membership.streamOrdering > since;
+    const window = await timelineOf(roomId, fresh ? 0 : since!, position, limit, filter);
+    const timeline = await filterVisibleEvents(db, viewer.userId, window.events, true);
+
+    let state: StoredEvent[];
+    if (fresh) {
+      // The state at the start of the timeline; the timeline carries the rest.
+      state = timeline.length > 0 ? await stateEventsAtGroup(db, timeline[0]!.stateGroupBefore) : await currentStateEvents(db, roomId);
+    } else if (window.limited) {
+      const inTimeline = new Set(timeline.map((e) => e.eventId));
+      const changed = await currentStateChangedSince(db, roomId, since!);
+      state = [...(await getEventsByNids(db, changed.map((c) => c.eventNid))).values()].filter((e) => !inTimeline.has(e.eventId));
+    } else {
+      state = [];
+    }
+    state = lazyMembers(state, timeline, viewer.userId, filter.state.lazyLoadMembers).filter((e) => eventPassesFilter(filter.state, e));
+    const ephemeral = await ephemeralOf(roomId, viewer.userId, since, fresh);
+    const roomAccountData = accountData.filter((a) => a.roomId === roomId).map((a) => ({ type: a.type, content: a.content }));
+    if (!fresh && timeline.length === 0 && state.length === 0 && ephemeral.length === 0 && roomAccountData.length === 0) return undefined;
+
+    const first = timeline[0];
+    return {
+      timeline: {
+        events: await renderEvents(db, timeline, version, viewer, { includeRoomId: false }),
+        limited: window.limited,
+        prev_batch: first ? topologicalToken({ depth: first.depth, stream: first.streamOrdering! }) : syncToken(position),
+      },
+      state: { events: await renderEvents(db, state, version, viewer, { includeRoomId: false }) },
+      ephemeral: { events: ephemeral },
+      account_data: { events: roomAccountData as JsonObject[] },
+      summary: await summary(roomId, viewer.userId),
+      unread_notifications: { notification_count: 0, highlight_count: 0 },
+    };
+  }
+
+  async function leftRoom(req: SyncRequest, membership: MembershipRow): Promise<JsonObject | undefined> {
+    const { viewer, since, filter } = req;
+    if (since === undefined && !filter.includeLeave) return undefined;
+    if (since !== undefined && membership.streamOrdering <= since) return undefined;
+    const roomId = membership.roomId;
+    const version = await rooms.roomVersion(db, roomId);
+    const limit = filter.timeline.limit ?? DEFAULT_TIMELINE_LIMIT;
+    // Up to and including the event that ended the membership, nothing after.
+    const window = await timelineOf(roomId, since ?? 0, membership.streamOrdering, limit, filter);
+    const timeline = await filterVisibleEvents(db, viewer.userId, window.events, false);
+    const first = timeline[0];
+    return {
+      timeline: {
+        events: await renderEvents(db, timeline, version, viewer, { includeRoomId: false }),
+        limited: window.limited,
+        prev_batch: first ? topologicalToken({ depth: first.depth, stream: first.streamOrdering! }) : syncToken(membership.streamOrdering),
+      },
+      state: { events: [] },
+      account_data: { events: [] },
+    };
+  }
+
+  async function compute(req: SyncRequest, position: number): Promise<{ body: JsonObject; empty: boolean; roomIds: Set<string> }> {
+    const memberships = (await membershipsOfUser(db, req.viewer.userId)).filter(
+      (m) => (!req.filter.rooms || req.filter.rooms.includes(m.roomId)) && !req.filter.notRooms.includes(m.roomId),
+    );
+    const join: JsonObject = {};
+    const invite: JsonObject = {};
+    const leave: JsonObject = {};
+    const knock: JsonObject = {};
+    const since = req.since;
+    const changedSince = (m: MembershipRow) => since === undefined || m.streamOrdering > since;
+    const ownEvents = await getEventsByNids(db, memberships.filter((m) => m.membership !== "join").map((m) => m.eventNid));
+    const accountData = await accountDataSince(db, req.viewer.userId, since);
+    for (const m of memberships) {
+      if (m.streamOrdering > position) continue;
+      if (m.membership === "join") {
+        const room = await joinedRoom(req, m, position, accountData);
+        if (room) join[m.roomId] = room;
+      } else if (m.membership === "invite" && changedSince(m)) {
+        invite[m.roomId] = { invite_state: { events: await strippedState(m.roomId, ownEvents.get(m.eventNid)) } };
+      } else if (m.membership === "knock" && changedSince(m)) {
+        knock[m.roomId] = { knock_state: { events: await strippedState(m.roomId, ownEvents.get(m.eventNid)) } };
+      } else if (m.membership === "leave" || m.membership === "ban") {
+        const room = await leftRoom(req, m);
+        if (room) leave[m.roomId] = room;
+      }
+    }
+    const globalAccountData = accountData.filter((a) => a.roomId === "").map((a) => ({ type: a.type, content: a.content })) as JsonObject[];
+    const empty = [join, invite, leave, knock].every((section) => Object.keys(section).length === 0) && globalAccountData.length === 0;
+    const body: JsonObject = {
+      next_batch: syncToken(position),
+      rooms: { join, invite, leave, knock },
+      presence: { events: [] },
+      account_data: { events: globalAccountData },
+      to_device: { events: [] },
+      device_lists: { changed: [], left: [] },
+      device_one_time_keys_count: {},
+    };
+    return { body, empty, roomIds: new Set(memberships.map((m) => m.roomId)) };
+  }
+
+  /** Answers at once when something changed, otherwise long-polls up to timeoutMs. */
+  async function sync(req: SyncRequest): Promise<JsonObject> {
+    const deadline = Date.now() + req.timeoutMs;
+    for (;;) {
+      const position = await currentStreamPosition(db);
+      const since = req.since !== undefined && req.since > position ? position : req.since;
+      const result = await compute({ ...req, ...(since !== undefined ? { since } : {}) }, position);
+      const remaining = deadline - Date.now();
+      if (!result.empty || since === undefined || remaining <= 0 || req.signal?.aborted) return result.body;
+      // A commit announced while we computed: look again rather than wait for the next one.
+      if (deps.notifier.latest() > position) continue;
+      const woken = await deps.notifier.wait(req.viewer.userId, result.roomIds, position, remaining, req.signal);
+      if (!woken) {
+        // Timed out: one last look closes the race with a commit that landed just before waiting.
+        const finalPosition = await currentStreamPosition(db);
+        if (finalPosition === position) return result.body;
+        return (await compute({ ...req, since: position }, finalPosition)).body;
+      }
+    }
+  }
+
+  return { sync };
+}
+
+/** Receipts grouped as the m.receipt content: event → type → user → {ts, thread_id}. */
+function receiptContent(receipts: readonly ReceiptRow[]): JsonObject {
+  const content: Record<string, Record<string, Record<string, JsonObject>>> = {};
+  for (const r of receipts) {
+    const byType = (content[r.eventId] ??= {});
+    const byUser = (byType[r.receiptType] ??= {});
+    byUser[r.userId] = r.threadId ? { ts: r.ts, thread_id: r.threadId } : { ts: r.ts };
+  }
+  return content as JsonObject;
+}
+
+export type SyncEngine = ReturnType<typeof createSyncEngine>;

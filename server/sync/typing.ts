@@ -1,0 +1,77 @@
+// Typing notifications (spec: "Typing Notifications"). Ephemeral, so they
+// live in Redis, shared by every process: per room a hash of user → expiry.
+// Each change takes a stream position so /sync knows when to resend m.typing;
+// the process that accepted a typing start also schedules its expiry.
+import type { Redis } from "ioredis";
+import type { StreamWriter } from "./stream-writer.ts";
+
+/** Longest typing timeout honoured (Synapse caps the same way). */
+export const MAX_TYPING_TIMEOUT_MS = 120_000;
+
+export interface TypingState {
+  userIds: string[];
+  /** Stream position of the room's last typing change; 0 when none. */
+  position: number;
+}
+
+export function createTyping(redis: Redis, streams: StreamWriter) {
+  const key = (roomId: string) => `typing:${roomId}`;
+  const positionKey = (roomId: string) => `typing-pos:${roomId}`;
+  const timers = new Map<string, NodeJS.Timeout>();
+
+  async function bump(roomId: string): Promise<void> {
+    await streams.write({ roomId }, async (_tx, position) => {
+      await redis.set(positionKey(roomId), String(position), "EX", 24 * 3600);
+    });
+  }
+
+  async function setTyping(roomId: string, userId: string, typing: boolean, timeoutMs: number): Promise<void> {
+    const timerKey = `${roomId}\u0000${userId}`;
+    clearTimeout(timers.get(timerKey));
+    timers.delete(timerKey);
+    if (typing) {
+      const timeout = Math.min(Math.max(timeoutMs, 0), MAX_TYPING_TIMEOUT_MS);
+      await redis.hset(key(roomId), userId, String(Date.now() + timeout));
+      await redis.pexpire(key(roomId), MAX_TYPING_TIMEOUT_MS * 2);
+      const timer = setTimeout(() => {
+        timers.delete(timerKey);
+        void stopIfExpired(roomId, userId);
+      }, timeout + 50);
+      timer.unref();
+      timers.set(timerKey, timer);
+    } else {
+      const removed = await redis.hdel(key(roomId), userId);
+      if (removed === 0) return;
+    }
+    await bump(roomId);
+  }
+
+  async function stopIfExpired(roomId: string, userId: string): Promise<void> {
+    const expiry = Number(await redis.hget(key(roomId), userId));
+    if (expiry && expiry <= Date.now()) {
+      await redis.hdel(key(roomId), userId);
+      await bump(roomId);
+    }
+  }
+
+  async function typingIn(roomId: string): Promise<TypingState> {
+    const [entries, position] = await Promise.all([redis.hgetall(key(roomId)), redis.get(positionKey(roomId))]);
+    const now = Date.now();
+    return {
+      userIds: Object.entries(entries)
+        .filter(([, expiry]) => Number(expiry) > now)
+        .map(([user]) => user)
+        .sort(),
+      position: Number(position ?? 0),
+    };
+  }
+
+  function close(): void {
+    for (const timer of timers.values()) clearTimeout(timer);
+    timers.clear();
+  }
+
+  return { setTyping, typingIn, close };
+}
+
+export type Typing = ReturnType<typeof createTyping>;
