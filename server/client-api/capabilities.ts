@@ -18,7 +18,7 @@ export function registerCapabilities(table: RouteTable, deps: CapabilitiesDeps):
           "m.set_avatar_url": { enabled: true },
           // No 3PIDs are kept, and m.login.token (login via another device) is not built.
           "m.3pid_changes": { enabled: false },
-          "m.get_login_token": { enabled: false },
+          "m.get_login_token": { enabled: true },
         },
       });
     });

@@ -30,6 +30,7 @@ import { registerRefresh } from "./refresh.ts";
 import { registerDevices } from "./devices.ts";
 import { registerPassword } from "./password.ts";
 import { registerCapabilities } from "./capabilities.ts";
+import { registerLoginToken } from "./login-token.ts";
 
 export interface ClientApiDeps {
   config: HomeserverConfig;
@@ -64,6 +65,7 @@ export function registerClientApi(table: RouteTable, body: RequestHandler, deps:
     },
   });
   registerCapabilities(table, { auth });
+  registerLoginToken(table, body, { db, uia, serverName: config.server_name, auth, rateLimit: limit("login") });
 
   registerCreateRoom(table, body, { db, signer: deps.signer, rooms, auth });
   registerMembership(table, body, { db, rooms, auth, joinRateLimit: limit("joins") });

@@ -1,13 +1,16 @@
 // GET  /_matrix/client/v3/login   https://spec.matrix.org/v1.19/client-server-api/#get_matrixclientv3login
 // POST /_matrix/client/v3/login   https://spec.matrix.org/v1.19/client-server-api/#post_matrixclientv3login
+//   m.login.password, and m.login.token with tokens from POST /login/get_token (login-token.ts).
 import type { RequestHandler } from "express";
 import { decoyHash, verifyPassword } from "../auth/passwords.ts";
 import { issueSession, type SessionPolicy } from "../auth/sessions.ts";
+import { hashToken } from "../auth/tokens.ts";
 import { badJson, forbidden, MatrixError } from "../errors/matrix-error.ts";
 import { requireJsonObject } from "../http/middleware.ts";
 import type { RouteTable } from "../http/route-table.ts";
 import type { Database } from "../storage/database.ts";
 import { getUser } from "../storage/accounts.ts";
+import { consumeLoginToken } from "../storage/login-tokens.ts";
 import { optionalBoolean, optionalString } from "./params.ts";
 import { resolveLocalUserId } from "./user-ids.ts";
 
@@ -21,21 +24,29 @@ export interface LoginDeps {
 export function registerLogin(table: RouteTable, body: RequestHandler, deps: LoginDeps): void {
   for (const prefix of ["/_matrix/client/v3", "/_matrix/client/r0"]) {
     table.add("GET", `${prefix}/login`, (_req, res) => {
-      res.json({ flows: [{ type: "m.login.password" }] });
+      res.json({ flows: [{ type: "m.login.password" }, { type: "m.login.token", get_login_token: true }] });
     });
     table.add("POST", `${prefix}/login`, deps.rateLimit, body, async (req, res) => {
       const params = requireJsonObject(req);
       const type = optionalString(params, "type");
-      if (type !== "m.login.password") {
+      let user;
+      if (type === "m.login.password") {
+        const userId = identifierUser(params, deps.serverName);
+        const password = optionalString(params, "password");
+        if (password === undefined) throw new MatrixError(400, "M_MISSING_PARAM", "Missing password");
+        user = await getUser(deps.db, userId);
+        // Verify against a decoy when the user is unknown so response time does not reveal it.
+        const valid = await verifyPassword(password, user?.passwordHash ?? (await decoyHash()));
+        if (!user || !user.passwordHash || !valid) throw forbidden("Invalid username or password");
+      } else if (type === "m.login.token") {
+        const token = optionalString(params, "token");
+        if (token === undefined) throw new MatrixError(400, "M_MISSING_PARAM", "Missing token");
+        const userId = await consumeLoginToken(deps.db, hashToken(token), Date.now());
+        user = userId === undefined ? undefined : await getUser(deps.db, userId);
+        if (!user) throw forbidden("Invalid login token");
+      } else {
         throw new MatrixError(400, "M_UNKNOWN", `Unknown login type ${String(type)}`);
       }
-      const userId = identifierUser(params, deps.serverName);
-      const password = optionalString(params, "password");
-      if (password === undefined) throw new MatrixError(400, "M_MISSING_PARAM", "Missing password");
-      const user = await getUser(deps.db, userId);
-      // Verify against a decoy when the user is unknown so response time does not reveal it.
-      const valid = await verifyPassword(password, user?.passwordHash ?? (await decoyHash()));
-      if (!user || !user.passwordHash || !valid) throw forbidden("Invalid username or password");
       if (user.deactivated) throw new MatrixError(403, "M_USER_DEACTIVATED", "This account has been deactivated");
       const session = await deps.db.transaction((tx) =>
         issueSession(tx, deps.policy, {

@@ -203,3 +203,14 @@ export async function roomPositionAtStream(q: Queryable, roomId: string, stream:
   );
   return rows[0] && { depth: rows[0].depth, stream: rows[0].stream_ordering };
 }
+
+/** Which of `roomIds` have timeline events after `since` (one query for all of a user's rooms). */
+export async function roomsWithEventsSince(q: Queryable, roomIds: readonly string[], since: number): Promise<Set<string>> {
+  if (roomIds.length === 0) return new Set();
+  const { rows } = await q.query<{ room_id: string }>(
+    `SELECT r.room_id FROM unnest($1::text[]) AS r(room_id)
+      WHERE EXISTS (SELECT 1 FROM events e WHERE e.room_id = r.room_id AND e.stream_ordering > $2)`,
+    [roomIds, since],
+  );
+  return new Set(rows.map((r) => r.room_id));
+}

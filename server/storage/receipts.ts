@@ -26,3 +26,13 @@ export async function receiptsSince(q: Queryable, roomId: string, since: number 
   );
   return rows.map((r) => ({ roomId: r.room_id, receiptType: r.receipt_type, userId: r.user_id, threadId: r.thread_id, eventId: r.event_id, ts: r.ts }));
 }
+
+/** Which of `roomIds` have receipt changes after `since`. */
+export async function roomsWithReceiptsSince(q: Queryable, roomIds: readonly string[], since: number): Promise<Set<string>> {
+  if (roomIds.length === 0) return new Set();
+  const { rows } = await q.query<{ room_id: string }>(
+    `SELECT DISTINCT room_id FROM receipts WHERE room_id = ANY($1::text[]) AND stream_ordering > $2`,
+    [roomIds, since],
+  );
+  return new Set(rows.map((r) => r.room_id));
+}

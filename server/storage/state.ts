@@ -190,3 +190,17 @@ export async function getCurrentStateGroup(q: Queryable, roomId: string): Promis
 export async function setCurrentStateGroup(q: Queryable, roomId: string, group: number): Promise<void> {
   await q.query(`UPDATE rooms SET current_state_group = $2 WHERE room_id = $1`, [roomId, group]);
 }
+
+/** Joined and invited counts plus up to `heroes` other members, without loading the member list. */
+export async function roomSummaryCounts(q: Queryable, roomId: string, userId: string, heroes = 5): Promise<{ joined: number; invited: number; heroes: string[] }> {
+  const counts = await q.query<{ joined: number; invited: number }>(
+    `SELECT count(*) FILTER (WHERE membership = 'join')::int AS joined, count(*) FILTER (WHERE membership = 'invite')::int AS invited
+       FROM room_memberships WHERE room_id = $1`,
+    [roomId],
+  );
+  const picked = await q.query<{ user_id: string }>(
+    `SELECT user_id FROM room_memberships WHERE room_id = $1 AND membership IN ('join', 'invite') AND user_id <> $2 ORDER BY user_id LIMIT $3`,
+    [roomId, userId, heroes],
+  );
+  return { joined: counts.rows[0]!.joined, invited: counts.rows[0]!.invited, heroes: picked.rows.map((r) => r.user_id) };
+}

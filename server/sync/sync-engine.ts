@@ -10,10 +10,10 @@ import { pduOf } from "../rooms/stored-event.ts";
 import { syncToken, topologicalToken } from "../rooms/tokens.ts";
 import { filterVisibleEvents } from "../rooms/visibility.ts";
 import type { Database } from "../storage/database.ts";
-import { currentStreamPosition, getEventsByNids, roomEventsBetween, type StoredEvent } from "../storage/events.ts";
-import { currentStateChangedSince, membershipsOfUser, roomMembers, type MembershipRow } from "../storage/state.ts";
+import { currentStreamPosition, getEventsByNids, roomEventsBetween, roomsWithEventsSince, type StoredEvent } from "../storage/events.ts";
+import { currentStateChangedSince, membershipsOfUser, roomSummaryCounts, type MembershipRow } from "../storage/state.ts";
 import { accountDataSince, type AccountDataRow } from "../storage/account-data.ts";
-import { receiptsSince, type ReceiptRow } from "../storage/receipts.ts";
+import { receiptsSince, roomsWithReceiptsSince, type ReceiptRow } from "../storage/receipts.ts";
 import { eventPassesFilter } from "./event-filter.ts";
 import type { Notifier } from "./notifier.ts";
 import { DEFAULT_TIMELINE_LIMIT, type SyncFilter } from "./sync-filter.ts";
@@ -51,11 +51,8 @@ export function createSyncEngine(deps: SyncEngineDeps) {
   }
 
   async function summary(roomId: string, userId: string): Promise<JsonObject> {
-    const members = await roomMembers(db, roomId);
-    const joined = members.filter((m) => m.membership === "join");
-    const invited = members.filter((m) => m.membership === "invite");
-    const heroes = [...joined, ...invited].map((m) => m.userId).filter((u) => u !== userId).slice(0, 5);
-    return { "m.heroes": heroes, "m.joined_member_count": joined.length, "m.invited_member_count": invited.length };
+    const counts = await roomSummaryCounts(db, roomId, userId);
+    return { "m.heroes": counts.heroes, "m.joined_member_count": counts.joined, "m.invited_member_count": counts.invited };
   }
 
   /** Lazy loading: keep non-member state, and member events only for the timeline's senders and the viewer. */
@@ -147,6 +144,16 @@ export function createSyncEngine(deps: SyncEngineDeps) {
     };
   }
 
+  /** Joined rooms with anything new since the token, found with one query per kind of change. */
+  async function roomsChangedSince(roomIds: string[], since: number, accountData: AccountDataRow[]): Promise<Set<string>> {
+    const [events, receipts, typing] = await Promise.all([
+      roomsWithEventsSince(db, roomIds, since),
+      roomsWithReceiptsSince(db, roomIds, since),
+      deps.typing.roomsChangedSince(roomIds, since),
+    ]);
+    return new Set([...events, ...receipts, ...typing, ...accountData.map((a) => a.roomId)]);
+  }
+
   async function compute(req: SyncRequest, position: number): Promise<{ body: JsonObject; empty: boolean; roomIds: Set<string> }> {
     const memberships = (await membershipsOfUser(db, req.viewer.userId)).filter(
       (m) => (!req.filter.rooms || req.filter.rooms.includes(m.roomId)) && !req.filter.notRooms.includes(m.roomId),
@@ -159,9 +166,12 @@ export function createSyncEngine(deps: SyncEngineDeps) {
     const changedSince = (m: MembershipRow) => since === undefined || m.streamOrdering > since;
     const ownEvents = await getEventsByNids(db, memberships.filter((m) => m.membership !== "join").map((m) => m.eventNid));
     const accountData = await accountDataSince(db, req.viewer.userId, since);
+    const changed = since === undefined ? undefined : await roomsChangedSince(memberships.filter((m) => m.membership === "join").map((m) => m.roomId), since, accountData);
     for (const m of memberships) {
       if (m.streamOrdering > position) continue;
       if (m.membership === "join") {
+        // Incremental syncs look only at rooms with something new (joined since, events, receipts, typing, account data).
+        if (changed && m.streamOrdering <= since! && !req.fullState && !changed.has(m.roomId)) continue;
         const room = await joinedRoom(req, m, position, accountData);
         if (room) join[m.roomId] = room;
       } else if (m.membership === "invite" && changedSince(m)) {

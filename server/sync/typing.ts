@@ -66,12 +66,19 @@ export function createTyping(redis: Redis, streams: StreamWriter) {
     };
   }
 
+  /** Rooms among `roomIds` whose typing changed after `since`: one Redis round trip. */
+  async function roomsChangedSince(roomIds: readonly string[], since: number): Promise<Set<string>> {
+    if (roomIds.length === 0) return new Set();
+    const positions = await redis.mget(...roomIds.map(positionKey));
+    return new Set(roomIds.filter((_, i) => Number(positions[i] ?? 0) > since));
+  }
+
   function close(): void {
     for (const timer of timers.values()) clearTimeout(timer);
     timers.clear();
   }
 
-  return { setTyping, typingIn, close };
+  return { setTyping, typingIn, roomsChangedSince, close };
 }
 
 export type Typing = ReturnType<typeof createTyping>;

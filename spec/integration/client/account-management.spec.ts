@@ -55,7 +55,7 @@ describe("account management (real server process)", function () {
       expect(caps["m.set_displayname"]).to.deep.equal({ enabled: true });
       expect(caps["m.set_avatar_url"]).to.deep.equal({ enabled: true });
       expect(caps["m.3pid_changes"]).to.deep.equal({ enabled: false });
-      expect(caps["m.get_login_token"]).to.deep.equal({ enabled: false });
+      expect(caps["m.get_login_token"]).to.deep.equal({ enabled: true });
       const versions = caps["m.room_versions"] as { default: string; available: Record<string, string> };
       expect(versions.default).to.equal("12");
       expect(Object.keys(versions.available)).to.include.members(["1", "10", "11", "12"]);
