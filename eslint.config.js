@@ -43,8 +43,8 @@ export default tseslint.config(
     rules: { "no-console": "off" },
   },
   {
-    // Tests walk arbitrary JSON response bodies.
-    files: ["spec/**/*.ts"],
+    // Tests and benchmarks walk arbitrary JSON response bodies.
+    files: ["spec/**/*.ts", "bench/**/*.ts"],
     rules: { "@typescript-eslint/no-explicit-any": "off" },
   },
 );

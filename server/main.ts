@@ -18,8 +18,10 @@ import { createLogger } from "./observability/logger.ts";
 import { createMetrics } from "./observability/metrics.ts";
 import { parseSigningKeyFile } from "./protocol/signing.ts";
 import { connectRedis } from "./redis/connect.ts";
+import { createRoomServices } from "./services.ts";
 import { resolveDatabase } from "./storage/connect.ts";
 import { createNotifier } from "./sync/notifier.ts";
+import { createStreamServer } from "./sync/stream/stream-server.ts";
 import { createDatabase, type Database } from "./storage/database.ts";
 import { migrateToLatest } from "./storage/migrate.ts";
 
@@ -82,6 +84,8 @@ async function main(): Promise<void> {
   const redis = await connectRedis(config.redis.url, config.redis.key_prefix);
 
   const notifier = await createNotifier(redis, config.redis.key_prefix);
+  const signer = { serverName: config.server_name, key: signingKey };
+  const services = createRoomServices({ db, redis, notifier, signer, presenceEnabled: config.presence.enabled });
   const metrics = createMetrics(() => db.stats());
   let draining = false;
   const clientApp = createClientApp({
@@ -90,12 +94,20 @@ async function main(): Promise<void> {
     metrics,
     probes: { postgres: () => db.ping(), redis: () => redis.ping().then(() => true, () => false) },
     isDraining: () => draining,
-    registerRoutes: (table, body) => registerClientApi(table, body, { config, db, redis, notifier, signer: { serverName: config.server_name, key: signingKey } }),
+    registerRoutes: (table, body) => registerClientApi(table, body, { config, db, redis, notifier, signer, services }),
+  });
+  const stream = createStreamServer({
+    db,
+    services,
+    notifier,
+    log,
+    limits: { maxConnectionsPerUser: config.stream.max_connections_per_user, maxConnections: config.stream.max_connections },
   });
   const servers = [];
   const clientServer = createHttpServer(clientApp);
   for (const host of config.listeners.client.bind_addresses) {
     const server = host === config.listeners.client.bind_addresses[0] ? clientServer : createHttpServer(clientApp);
+    stream.attach(server);
     const address = await listen(server, config.listeners.client.port, host, "client");
     servers.push(server);
     log.info({ listener: "client", host: address.address, port: address.port }, "listening");
@@ -116,12 +128,13 @@ async function main(): Promise<void> {
 
   installShutdown({
     servers,
+    beforeClose: () => stream.drain(1000),
     graceMs: config.shutdown_grace_period_ms,
     log,
     onDraining: () => {
       draining = true;
     },
-    closers: [() => notifier.close(), () => db.close(), () => redis.quit(), ...(database.stop ? [database.stop] : [])],
+    closers: [async () => services.typing.close(), () => notifier.close(), () => db.close(), () => redis.quit(), ...(database.stop ? [database.stop] : [])],
   });
 }
 

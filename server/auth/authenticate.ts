@@ -60,30 +60,33 @@ export function requireAuth(db: Database, clock: () => number = Date.now): Reque
   return async (req, res, next) => {
     const token = bearerToken(req.get("authorization"));
     if (!token) throw missingToken();
-    const owner = await findAccessToken(db, hashToken(token));
-    if (!owner || owner.deactivated) throw unknownToken();
     const now = clock();
-    // An expired refreshable token is a soft logout: the client refreshes and carries on.
-    if (owner.expiresTs !== null && owner.expiresTs <= now) throw unknownToken(true);
-    // First use of a refreshed pair: the refresh token it replaced (kept so a
-    // lost /refresh answer could be retried) stops working now, as the spec
-    // ("Refreshing access tokens") and Synapse have it; we drop the old access
-    // token with it rather than let it live out its few minutes.
-    if (owner.replacesRefreshToken && owner.refreshTokenId !== null) {
-      await retireReplacedRefreshTokens(db, owner.userId, owner.deviceId, owner.refreshTokenId);
-    }
-    recordSeen(owner, { ts: now, ip: clientAddress(req.socket.remoteAddress), userAgent: req.get("user-agent") ?? null }, res.locals.log);
-    res.locals.requester = {
-      userId: owner.userId,
-      deviceId: owner.deviceId,
-      tokenId: owner.tokenId,
-      isAdmin: owner.isAdmin,
-      isGuest: owner.isGuest,
-    };
-    res.locals.userId = owner.userId;
-    res.locals.log = res.locals.log.child({ userId: owner.userId, deviceId: owner.deviceId });
+    const me = await resolveAccessToken(db, token, now);
+    recordSeen(me, { ts: now, ip: clientAddress(req.socket.remoteAddress), userAgent: req.get("user-agent") ?? null }, res.locals.log);
+    res.locals.requester = me;
+    res.locals.userId = me.userId;
+    res.locals.log = res.locals.log.child({ userId: me.userId, deviceId: me.deviceId });
     next();
   };
+}
+
+/**
+ * The requester an access token stands for, or the spec's 401 error. Shared
+ * by HTTP routes and the WebSocket stream, which authenticates the same way.
+ */
+export async function resolveAccessToken(db: Database, token: string, now: number): Promise<Requester> {
+  const owner = await findAccessToken(db, hashToken(token));
+  if (!owner || owner.deactivated) throw unknownToken();
+  // An expired refreshable token is a soft logout: the client refreshes and carries on.
+  if (owner.expiresTs !== null && owner.expiresTs <= now) throw unknownToken(true);
+  // First use of a refreshed pair: the refresh token it replaced (kept so a
+  // lost /refresh answer could be retried) stops working now, as the spec
+  // ("Refreshing access tokens") and Synapse have it; we drop the old access
+  // token with it rather than let it live out its few minutes.
+  if (owner.replacesRefreshToken && owner.refreshTokenId !== null) {
+    await retireReplacedRefreshTokens(db, owner.userId, owner.deviceId, owner.refreshTokenId);
+  }
+  return { userId: owner.userId, deviceId: owner.deviceId, tokenId: owner.tokenId, isAdmin: owner.isAdmin, isGuest: owner.isGuest };
 }
 
 /** The peer address, with IPv4-mapped IPv6 (::ffff:1.2.3.4) shown as plain IPv4. */

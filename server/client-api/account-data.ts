@@ -7,9 +7,11 @@ import { requester } from "../auth/authenticate.ts";
 import { badJson, forbidden, MatrixError, notFound } from "../errors/matrix-error.ts";
 import { requireJsonObject } from "../http/middleware.ts";
 import type { RouteTable } from "../http/route-table.ts";
+import { PUSH_RULES_ACCOUNT_DATA_TYPE, pushRulesResponse } from "../push/rule-set.ts";
 import { getAccountData, putAccountData } from "../storage/account-data.ts";
 import type { Database } from "../storage/database.ts";
 import type { StreamWriter } from "../sync/stream-writer.ts";
+import { storedPushRulesOf } from "./push-rules.ts";
 import { roomIdParam } from "./rooms/params.ts";
 
 export interface AccountDataDeps {
@@ -41,7 +43,13 @@ export function registerAccountData(table: RouteTable, body: RequestHandler, dep
     });
     table.add("GET", `${prefix}/user/:userId/account_data/:type`, auth, async (req, res) => {
       const me = owner(req, res.locals);
-      const content = await getAccountData(db, me.userId, "", String(req.params.type));
+      const type = String(req.params.type);
+      // Stored push rules are only the user's changes; clients see the whole ruleset, as in /sync.
+      if (type === PUSH_RULES_ACCOUNT_DATA_TYPE) {
+        res.json(pushRulesResponse(me.userId, await storedPushRulesOf(db, me.userId)));
+        return;
+      }
+      const content = await getAccountData(db, me.userId, "", type);
       if (!content) throw notFound("Account data not found");
       res.json(content);
     });

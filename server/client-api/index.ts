@@ -8,18 +8,27 @@ import { byRequesterOrAddress, createRateLimiter } from "../http/rate-limit.ts";
 import type { RouteTable } from "../http/route-table.ts";
 import type { Signer } from "../rooms/append-event.ts";
 import { leaveAllRooms } from "../rooms/leave-all.ts";
-import { createRoomService } from "../rooms/room-service.ts";
+import type { RoomServices } from "../services.ts";
 import type { Database } from "../storage/database.ts";
 import type { Notifier } from "../sync/notifier.ts";
-import { createSyncEngine } from "../sync/sync-engine.ts";
-import { createStreamWriter } from "../sync/stream-writer.ts";
-import { createTyping } from "../sync/typing.ts";
 import { registerAccountData } from "./account-data.ts";
+import { registerNotifications } from "./notifications.ts";
+import { registerPushRules } from "./push-rules.ts";
 import { registerReceiptsAndTyping } from "./rooms/receipts-typing.ts";
 import { registerDirectory } from "./directory.ts";
+import { registerPublicRooms } from "./public-rooms.ts";
+import { registerRoomSummary } from "./room-summary.ts";
+import { registerHierarchy } from "./rooms/hierarchy.ts";
+import { registerUpgrade } from "./rooms/upgrade.ts";
+import { registerAdminRegistrationTokens } from "./admin-registration-tokens.ts";
+import { registerRegistrationTokenValidity } from "./registration-token-validity.ts";
 import { registerCreateRoom } from "./rooms/create-room.ts";
 import { registerMembership } from "./rooms/membership.ts";
 import { registerRoomReads } from "./rooms/read.ts";
+import { registerContext } from "./rooms/context.ts";
+import { registerRelations } from "./rooms/relations.ts";
+import { registerReports } from "./rooms/report.ts";
+import { registerTimestampToEvent } from "./rooms/timestamp-to-event.ts";
 import { registerSend } from "./rooms/send.ts";
 import { registerSync } from "./sync.ts";
 import { registerAccount } from "./account.ts";
@@ -31,6 +40,9 @@ import { registerDevices } from "./devices.ts";
 import { registerPassword } from "./password.ts";
 import { registerCapabilities } from "./capabilities.ts";
 import { registerLoginToken } from "./login-token.ts";
+import { registerProfile } from "./profile.ts";
+import { registerUserDirectory } from "./user-directory.ts";
+import { registerPresence } from "./presence.ts";
 
 export interface ClientApiDeps {
   config: HomeserverConfig;
@@ -38,6 +50,7 @@ export interface ClientApiDeps {
   redis: Redis;
   signer: Signer;
   notifier: Notifier;
+  services: RoomServices;
 }
 
 export function registerClientApi(table: RouteTable, body: RequestHandler, deps: ClientApiDeps): void {
@@ -49,17 +62,20 @@ export function registerClientApi(table: RouteTable, body: RequestHandler, deps:
 
   registerLogin(table, body, { db, serverName: config.server_name, policy, rateLimit: limit("login") });
   registerRegistration(table, body, { db, uia, serverName: config.server_name, policy, registration: config.registration, rateLimit: limit("registration") });
-  registerAccount(table, body, { db, auth });
+  // Logged-out devices lose their open streams in every process.
+  const onDevicesRemoved = (userId: string, deviceIds: string[]) => void deps.notifier.revoke(userId, deviceIds);
+  registerAccount(table, body, { db, auth, onDevicesRemoved });
   registerAdminRegistration(table, body, { db, redis, serverName: config.server_name, sharedSecret: config.registration_shared_secret, policy });
   registerRefresh(table, body, { db, policy });
-  registerDevices(table, body, { db, uia, serverName: config.server_name, auth, rateLimit: limit("login") });
-  const rooms = createRoomService({ db, signer: deps.signer, notifier: deps.notifier });
+  registerDevices(table, body, { db, uia, serverName: config.server_name, auth, rateLimit: limit("login"), onDevicesRemoved });
+  const { rooms, streams, markers, syncEngine } = deps.services;
   registerPassword(table, body, {
     db,
     uia,
     serverName: config.server_name,
     auth,
     rateLimit: limit("login"),
+    onDevicesRemoved,
     onDeactivated: async (userId) => {
       await leaveAllRooms(db, rooms, userId);
     },
@@ -71,10 +87,23 @@ export function registerClientApi(table: RouteTable, body: RequestHandler, deps:
   registerMembership(table, body, { db, rooms, auth, joinRateLimit: limit("joins") });
   registerSend(table, body, { rooms, auth, messageRateLimit: limit("message") });
   registerRoomReads(table, { db, rooms, auth });
+  registerContext(table, { db, rooms, auth });
+  registerRelations(table, { db, rooms, auth });
+  registerTimestampToEvent(table, { db, auth });
+  registerReports(table, body, { db, auth });
   registerDirectory(table, body, { db, serverName: config.server_name, auth });
-  const streams = createStreamWriter(db, deps.notifier);
-  const typing = createTyping(redis, streams);
-  registerReceiptsAndTyping(table, body, { db, streams, typing, auth });
+  registerPublicRooms(table, body, { db, serverName: config.server_name, auth });
+  registerRoomSummary(table, { db, auth });
+  registerHierarchy(table, { db, redis, auth });
+  registerUpgrade(table, body, { db, signer: deps.signer, rooms, auth });
+  registerAdminRegistrationTokens(table, body, { db, auth });
+  registerRegistrationTokenValidity(table, { db, registration: config.registration, rateLimit: limit("registration") });
+  registerReceiptsAndTyping(table, body, { markers, auth });
   registerAccountData(table, body, { db, streams, auth });
-  registerSync(table, body, { db, engine: createSyncEngine({ db, rooms, notifier: deps.notifier, typing }), auth });
+  registerPushRules(table, body, { db, streams, auth });
+  registerNotifications(table, { db, rooms, auth });
+  registerSync(table, body, { db, engine: syncEngine, auth });
+  registerProfile(table, body, { db, rooms, serverName: config.server_name, auth, rateLimit: limit("message") });
+  registerUserDirectory(table, body, { db, auth });
+  registerPresence(table, body, { db, presence: deps.services.presence, auth });
 }

@@ -3,11 +3,13 @@
 import { randomBytes } from "node:crypto";
 import type { RequestHandler } from "express";
 import { hashPassword } from "../auth/passwords.ts";
+import { checkRegistrationTokenStage, completeRegistrationToken } from "../auth/registration-tokens.ts";
 import { issueSession, type SessionPolicy } from "../auth/sessions.ts";
 import type { Uia } from "../auth/uia.ts";
 import { forbidden, MatrixError } from "../errors/matrix-error.ts";
 import { requireJsonObject } from "../http/middleware.ts";
 import type { RouteTable } from "../http/route-table.ts";
+import { isJsonObject } from "../protocol/json.ts";
 import type { Database } from "../storage/database.ts";
 import { getUser, insertUser } from "../storage/accounts.ts";
 import { optionalBoolean, optionalString } from "./params.ts";
@@ -64,20 +66,21 @@ export function registerRegistration(table: RouteTable, body: RequestHandler, de
           operation: "register",
           stages: {
             "m.login.dummy": async () => undefined,
-            "m.login.registration_token": async () => {
-              throw forbidden("Registration tokens are not available yet");
-            },
+            "m.login.registration_token": (auth) => checkRegistrationTokenStage(deps.db, auth),
           },
         },
         params.auth,
       );
 
+      // The session whose token reservation this registration completes.
+      const uiaSession = isJsonObject(params.auth) && typeof params.auth.session === "string" ? params.auth.session : undefined;
       const passwordHash = password === undefined ? null : await hashPassword(password);
       const now = Date.now();
       const result = await deps.db.transaction(async (tx) => {
         const id = userId ?? (await generateUserId(tx, deps.serverName));
         const created = await insertUser(tx, { userId: id, passwordHash, isAdmin: false, isGuest: false, displayname: localpartOf(id), createdTs: now });
         if (!created) throw new MatrixError(400, "M_USER_IN_USE", "User ID already taken.");
+        if (deps.registration.require_token) await completeRegistrationToken(tx, uiaSession);
         if (inhibitLogin) return { user_id: id };
         return issueSession(tx, deps.policy, { userId: id, deviceId, displayName, refreshable, now });
       });

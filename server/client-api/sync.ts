@@ -3,7 +3,7 @@
 // GET  /_matrix/client/v3/user/{userId}/filter/{filterId} https://spec.matrix.org/v1.19/client-server-api/#get_matrixclientv3useruseridfilterfilterid
 import type { RequestHandler } from "express";
 import { requester } from "../auth/authenticate.ts";
-import { badJson, forbidden, notFound } from "../errors/matrix-error.ts";
+import { badJson, forbidden, MatrixError, notFound } from "../errors/matrix-error.ts";
 import { requireJsonObject } from "../http/middleware.ts";
 import type { RouteTable } from "../http/route-table.ts";
 import type { JsonValue } from "../protocol/json.ts";
@@ -12,6 +12,7 @@ import type { Database } from "../storage/database.ts";
 import { getFilter, insertFilter } from "../storage/filters.ts";
 import type { SyncEngine } from "../sync/sync-engine.ts";
 import { parseSyncFilter } from "../sync/sync-filter.ts";
+import { PRESENCE_STATES, type PresenceState } from "../sync/presence.ts";
 import { queryInt, queryString } from "./rooms/params.ts";
 
 export interface SyncDeps {
@@ -43,6 +44,9 @@ export function registerSync(table: RouteTable, body: RequestHandler, deps: Sync
         }
       }
       const since = queryString(req, "since");
+      // Default online, as the spec says; Synapse answers unknown values with 400.
+      const setPresence = queryString(req, "set_presence") ?? "online";
+      if (!PRESENCE_STATES.includes(setPresence as PresenceState)) throw new MatrixError(400, "M_INVALID_PARAM", "set_presence must be online, unavailable or offline");
       const abort = new AbortController();
       res.on("close", () => abort.abort());
       const response = await engine.sync({
@@ -52,6 +56,7 @@ export function registerSync(table: RouteTable, body: RequestHandler, deps: Sync
         timeoutMs: queryInt(req, "timeout", 0, MAX_TIMEOUT_MS),
         filter: parseSyncFilter(filterJson),
         signal: abort.signal,
+        setPresence: setPresence as PresenceState,
       });
       if (!res.writableEnded && !res.destroyed) res.json(response);
     });

@@ -27,7 +27,10 @@ export const SUPPORTED_SPEC_VERSIONS = [
 ];
 
 /** Unstable features in the org.myelin namespace (and MSCs), true once served. */
-export const UNSTABLE_FEATURES: Record<string, boolean> = {};
+export const UNSTABLE_FEATURES: Record<string, boolean> = {
+  // The WebSocket sync stream (documentation-living/11005-websocket-plan.md).
+  "org.myelin.stream": true,
+};
 
 export function registerVersions(table: RouteTable): void {
   table.add("GET", "/_matrix/client/versions", (_req, res) => {

@@ -34,6 +34,8 @@ export interface HomeserverConfig {
   registration: { enabled: boolean; require_token: boolean };
   auth: { refreshable_access_token_lifetime_ms: number };
   rate_limits: Record<"login" | "registration" | "message" | "joins", { per_second: number; burst_count: number }>;
+  presence: { enabled: boolean };
+  stream: { max_connections_per_user: number; max_connections: number };
   shutdown_grace_period_ms: number;
 }
 
@@ -170,6 +172,22 @@ export const configSchema = {
         message: rateLimit(0.2, 10),
         joins: rateLimit(0.1, 10),
       },
+    },
+    stream: {
+      type: "object",
+      additionalProperties: false,
+      default: {},
+      properties: {
+        max_connections_per_user: { type: "integer", minimum: 1, default: 20 },
+        max_connections: { type: "integer", minimum: 1, default: 50000 },
+      },
+    },
+    presence: {
+      type: "object",
+      additionalProperties: false,
+      default: {},
+      // Synapse's presence.enabled (use_presence): off stores and sends nothing.
+      properties: { enabled: { type: "boolean", default: true } },
     },
     shutdown_grace_period_ms: { type: "integer", minimum: 0, maximum: 600000, default: 9000 },
   },

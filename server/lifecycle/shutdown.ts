@@ -10,6 +10,8 @@ export interface ShutdownPlan {
   closers: Array<() => Promise<unknown>>;
   graceMs: number;
   log: Logger;
+  /** Runs first, e.g. telling WebSocket clients to reconnect elsewhere. */
+  beforeClose?: () => Promise<void>;
   onDraining: () => void;
 }
 
@@ -44,6 +46,7 @@ export function installShutdown(plan: ShutdownPlan): void {
 }
 
 async function drainAndClose(plan: ShutdownPlan): Promise<void> {
+  await plan.beforeClose?.().catch(() => undefined);
   const closing = plan.servers.map(
     (server) =>
       new Promise<void>((resolve) => {

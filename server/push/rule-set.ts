@@ -45,6 +45,9 @@ export interface StoredPushRules {
   defaults: Record<PushRuleKind, Record<string, DefaultRuleOverride>>;
 }
 
+/** The global account data type under which StoredPushRules are kept and m.push_rules is synced. */
+export const PUSH_RULES_ACCOUNT_DATA_TYPE = "m.push_rules";
+
 /** The body of GET /pushrules/ and the content of the m.push_rules account data event. */
 export interface PushRulesResponse {
   global: PushRuleset;

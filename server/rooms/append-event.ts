@@ -26,6 +26,8 @@ import {
   setStreamOrdering,
 } from "../storage/events.ts";
 import { createStateGroup, currentState, getCurrentStateGroup, setCurrentState, setCurrentStateGroup, setMembership } from "../storage/state.ts";
+import { evaluatePushActions, storePushActions } from "./push-actions.ts";
+import { indexRelation, validateLocalRelation } from "./relations.ts";
 import { toRoomEvent } from "./stored-event.ts";
 
 export interface EventDraft {
@@ -115,6 +117,7 @@ export async function appendEvent(tx: Queryable, signer: Signer, roomId: string,
   if (!independent.allowed) throw forbidden(independent.reason);
   const decision = checkAuthRules(event, (type, stateKey) => state.get(stateTuple(type, stateKey)), version);
   if (!decision.allowed) throw forbidden(decision.reason);
+  await validateLocalRelation(tx, roomId, draft);
 
   return persistAccepted(tx, roomId, event, extremities);
 }
@@ -142,6 +145,7 @@ async function persistAccepted(tx: Queryable, roomId: string, event: RoomEvent, 
     await updateDerivedState(tx, event, nid, 0);
   }
   await advanceForwardExtremities(tx, roomId, event.eventId, prevEventIds);
+  await indexRelation(tx, event, nid);
   return { nid, event };
 }
 
@@ -154,9 +158,11 @@ export async function appendCreateEvent(tx: Queryable, event: RoomEvent, version
 
 /**
  * The last step before COMMIT: assigns stream positions, then updates current
- * state, memberships and redactions. Returns the highest position.
+ * state, memberships, redactions and push actions. Returns the highest position.
  */
 export async function commitAppended(tx: Queryable, version: RoomVersion, appended: readonly Appended[]): Promise<number> {
+  // Push rules are evaluated before the stream head is locked: that lock serialises every writer.
+  const push = await evaluatePushActions(tx, version, appended);
   const positions = await allocateStreamPositions(tx, appended.length);
   for (const [i, { nid, event }] of appended.entries()) {
     const position = positions[i]!;
@@ -164,6 +170,8 @@ export async function commitAppended(tx: Queryable, version: RoomVersion, append
     if (event.stateKey !== undefined) await updateDerivedState(tx, event, nid, position);
     if (event.type === "m.room.redaction" && event.redacts !== undefined) await applyRedaction(tx, event, version);
   }
+  // Same transaction: the unread count changes in the same /sync as the event.
+  await storePushActions(tx, push, positions);
   return positions[positions.length - 1]!;
 }
 

@@ -30,7 +30,16 @@ export function toClientEvent(stored: StoredEvent, version: RoomVersion, options
   };
   if (options.includeRoomId) event.room_id = stored.roomId;
   if (stored.stateKey !== null) event.state_key = stored.stateKey;
-  if (typeof pdu.redacts === "string") event.redacts = pdu.redacts;
+  // Clients read `redacts` from either place depending on their age: serve
+  // both for every room version (spec, room v11 "Moving the redacts property").
+  if (stored.type === "m.room.redaction") {
+    const content = event.content as JsonObject;
+    const target = typeof pdu.redacts === "string" ? pdu.redacts : typeof content.redacts === "string" ? content.redacts : undefined;
+    if (target !== undefined) {
+      event.redacts = target;
+      if (content.redacts === undefined) event.content = { ...content, redacts: target };
+    }
+  }
   const unsigned: JsonObject = { age: Math.max(0, options.now - stored.originServerTs) };
   if (options.redactedBecause) unsigned.redacted_because = options.redactedBecause;
   if (options.transactionId !== undefined) unsigned.transaction_id = options.transactionId;

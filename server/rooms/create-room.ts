@@ -9,7 +9,7 @@ import { signEvent } from "../protocol/hashes.ts";
 import { isValidUserId } from "../protocol/identifiers.ts";
 import { isJsonObject, type JsonObject } from "../protocol/json.ts";
 import { DEFAULT_ROOM_VERSION, getRoomVersion, type RoomVersion } from "../protocol/room-versions.ts";
-import type { Database } from "../storage/database.ts";
+import type { Database, Queryable } from "../storage/database.ts";
 import { insertAlias } from "../storage/aliases.ts";
 import { insertRoom, lockRoom } from "../storage/state.ts";
 import { appendCreateEvent, appendEvent, commitAppended, type Appended, type EventDraft, type Signer } from "./append-event.ts";
@@ -31,6 +31,10 @@ export interface CreateRoomRequest {
   roomVersion?: string;
   creationContent?: JsonObject;
   powerLevelOverride?: JsonObject;
+  /** A room ID chosen beforehand (versions before 12): an upgrade names the new room in its tombstone first. */
+  roomId?: string;
+  /** Power levels used as they are instead of the defaults (an upgrade copies the old room's). */
+  powerLevelContent?: JsonObject;
 }
 
 export interface CreateRoomDeps {
@@ -68,89 +72,103 @@ function defaultPowerLevels(req: CreateRoomRequest, version: RoomVersion, preset
 }
 
 export async function createRoom(deps: CreateRoomDeps, req: CreateRoomRequest): Promise<{ roomId: string; position: number }> {
+  const outcome = await deps.db.transaction(async (tx) => {
+    const built = await buildRoom(tx, deps.signer, req, Date.now());
+    return { ...built, position: await commitAppended(tx, built.version, built.appended) };
+  });
+  await deps.rooms.announce(outcome.roomId, outcome.position, outcome.appended);
+  return { roomId: outcome.roomId, position: outcome.position };
+}
+
+export interface BuiltRoom {
+  roomId: string;
+  version: RoomVersion;
+  appended: Appended[];
+}
+
+/**
+ * Writes a new room's events inside the caller's transaction. The caller
+ * commits them (`commitAppended`) and announces them after COMMIT, so an
+ * upgrade can create the new room and tombstone the old one atomically.
+ */
+export async function buildRoom(tx: Queryable, signer: Signer, req: CreateRoomRequest, now: number): Promise<BuiltRoom> {
   const versionId = req.roomVersion ?? DEFAULT_ROOM_VERSION;
   const version = getRoomVersion(versionId);
   if (!version) throw new MatrixError(400, "M_UNSUPPORTED_ROOM_VERSION", `Room version ${versionId} is not supported`);
   const preset: Preset = req.preset ?? (req.visibility === "public" ? "public_chat" : "private_chat");
   for (const invitee of req.invite) if (!isValidUserId(invitee)) throw new MatrixError(400, "M_INVALID_PARAM", `Invalid user ID ${invitee}`);
-  const serverName = deps.signer.serverName;
+  const serverName = signer.serverName;
   const alias = req.aliasLocalpart === undefined ? undefined : `#${req.aliasLocalpart}:${serverName}`;
   if (alias !== undefined && (req.aliasLocalpart === "" || /[:\s#]/.test(req.aliasLocalpart!) || Buffer.byteLength(alias) > 255)) {
     throw new MatrixError(400, "M_INVALID_PARAM", "Invalid room_alias_name");
   }
-  const now = Date.now();
 
   const createContent: JsonObject = { ...(req.creationContent ?? {}), room_version: version.id };
   if (!version.implicitRoomCreator) createContent.creator = req.creator;
   else delete createContent.creator;
 
-  const outcome = await deps.db.transaction(async (tx) => {
-    let createPdu: JsonObject;
-    let roomId: string;
-    try {
-      const provisionalId = version.roomIdFromCreateEvent ? undefined : `!${randomBytes(12).toString("base64url").replace(/[-_]/g, "x")}:${serverName}`;
-      const wire = toWirePdu(
-        {
-          ...(provisionalId ? { roomId: provisionalId } : {}),
-          sender: req.creator,
-          type: "m.room.create",
-          stateKey: "",
-          content: createContent,
-          originServerTs: now,
-          depth: 1,
-          prevEventIds: [],
-          authEventIds: [],
-          ...(version.eventFormat === "v1" ? { eventId: `$${randomBytes(12).toString("hex")}:${serverName}` } : {}),
-        },
-        version,
-      );
-      createPdu = signEvent(wire, serverName, deps.signer.key, version);
-      roomId = parsePdu(createPdu, version).roomId;
-    } catch (err) {
-      if (err instanceof ProtocolError) throw badJson(`creation_content: ${err.message}`);
-      throw err;
-    }
-    await insertRoom(tx, { roomId, version: version.id, creator: req.creator, isPublic: req.visibility === "public", now });
-    await lockRoom(tx, roomId);
-    const appended: Appended[] = [await appendCreateEvent(tx, parsePdu(createPdu, version), version)];
-    const add = async (draft: EventDraft) => appended.push(await appendEvent(tx, deps.signer, roomId, version, draft, now));
+  let createPdu: JsonObject;
+  let roomId: string;
+  try {
+    const provisionalId = version.roomIdFromCreateEvent ? undefined : (req.roomId ?? `!${randomBytes(12).toString("base64url").replace(/[-_]/g, "x")}:${serverName}`);
+    const wire = toWirePdu(
+      {
+        ...(provisionalId ? { roomId: provisionalId } : {}),
+        sender: req.creator,
+        type: "m.room.create",
+        stateKey: "",
+        content: createContent,
+        originServerTs: now,
+        depth: 1,
+        prevEventIds: [],
+        authEventIds: [],
+        ...(version.eventFormat === "v1" ? { eventId: `$${randomBytes(12).toString("hex")}:${serverName}` } : {}),
+      },
+      version,
+    );
+    createPdu = signEvent(wire, serverName, signer.key, version);
+    roomId = parsePdu(createPdu, version).roomId;
+  } catch (err) {
+    if (err instanceof ProtocolError) throw badJson(`creation_content: ${err.message}`);
+    throw err;
+  }
+  await insertRoom(tx, { roomId, version: version.id, creator: req.creator, isPublic: req.visibility === "public", now });
+  await lockRoom(tx, roomId);
+  const appended: Appended[] = [await appendCreateEvent(tx, parsePdu(createPdu, version), version)];
+  const add = async (draft: EventDraft) => appended.push(await appendEvent(tx, signer, roomId, version, draft, now));
 
-    const member: JsonObject = { membership: "join" };
-    if (req.creatorProfile.displayname !== null) member.displayname = req.creatorProfile.displayname;
-    if (req.creatorProfile.avatarUrl !== null) member.avatar_url = req.creatorProfile.avatarUrl;
-    await add({ type: "m.room.member", stateKey: req.creator, sender: req.creator, content: member });
+  const member: JsonObject = { membership: "join" };
+  if (req.creatorProfile.displayname !== null) member.displayname = req.creatorProfile.displayname;
+  if (req.creatorProfile.avatarUrl !== null) member.avatar_url = req.creatorProfile.avatarUrl;
+  await add({ type: "m.room.member", stateKey: req.creator, sender: req.creator, content: member });
 
-    const powerLevels = { ...defaultPowerLevels(req, version, preset), ...(req.powerLevelOverride ?? {}) };
-    await add({ type: "m.room.power_levels", stateKey: "", sender: req.creator, content: powerLevels });
+  const powerLevels = req.powerLevelContent ?? { ...defaultPowerLevels(req, version, preset), ...(req.powerLevelOverride ?? {}) };
+  await add({ type: "m.room.power_levels", stateKey: "", sender: req.creator, content: powerLevels });
 
-    if (alias !== undefined) {
-      if (!(await insertAlias(tx, alias, roomId, req.creator))) throw new MatrixError(400, "M_ROOM_IN_USE", "Room alias already taken");
-      await add({ type: "m.room.canonical_alias", stateKey: "", sender: req.creator, content: { alias } });
-    }
+  if (alias !== undefined) {
+    if (!(await insertAlias(tx, alias, roomId, req.creator))) throw new MatrixError(400, "M_ROOM_IN_USE", "Room alias already taken");
+    await add({ type: "m.room.canonical_alias", stateKey: "", sender: req.creator, content: { alias } });
+  }
 
-    const presetState: Array<[string, JsonObject]> = [
-      ["m.room.join_rules", { join_rule: preset === "public_chat" ? "public" : "invite" }],
-      ["m.room.history_visibility", { history_visibility: "shared" }],
-    ];
-    if (preset !== "public_chat") presetState.push(["m.room.guest_access", { guest_access: "can_join" }]);
-    const initialKeys = new Set(req.initialState.map((e) => `${e.type}\u0000${e.state_key}`));
-    for (const [type, content] of presetState) {
-      if (!initialKeys.has(`${type}\u0000`)) await add({ type, stateKey: "", sender: req.creator, content });
-    }
-    for (const event of req.initialState) {
-      if (!isJsonObject(event.content)) throw new MatrixError(400, "M_INVALID_ROOM_STATE", "initial_state content must be an object");
-      await add({ type: event.type, stateKey: event.state_key, sender: req.creator, content: event.content });
-    }
-    if (req.name !== undefined) await add({ type: "m.room.name", stateKey: "", sender: req.creator, content: { name: req.name } });
-    if (req.topic !== undefined) await add({ type: "m.room.topic", stateKey: "", sender: req.creator, content: { topic: req.topic } });
-    for (const invitee of req.invite) {
-      const content: JsonObject = { membership: "invite" };
-      if (req.isDirect) content.is_direct = true;
-      await add({ type: "m.room.member", stateKey: invitee, sender: req.creator, content });
-    }
-    const position = await commitAppended(tx, version, appended);
-    return { roomId, position, appended };
-  });
-  await deps.rooms.announce(outcome.roomId, outcome.position, outcome.appended);
-  return { roomId: outcome.roomId, position: outcome.position };
+  const presetState: Array<[string, JsonObject]> = [
+    ["m.room.join_rules", { join_rule: preset === "public_chat" ? "public" : "invite" }],
+    ["m.room.history_visibility", { history_visibility: "shared" }],
+  ];
+  if (preset !== "public_chat") presetState.push(["m.room.guest_access", { guest_access: "can_join" }]);
+  const initialKeys = new Set(req.initialState.map((e) => `${e.type}\u0000${e.state_key}`));
+  for (const [type, content] of presetState) {
+    if (!initialKeys.has(`${type}\u0000`)) await add({ type, stateKey: "", sender: req.creator, content });
+  }
+  for (const event of req.initialState) {
+    if (!isJsonObject(event.content)) throw new MatrixError(400, "M_INVALID_ROOM_STATE", "initial_state content must be an object");
+    await add({ type: event.type, stateKey: event.state_key, sender: req.creator, content: event.content });
+  }
+  if (req.name !== undefined) await add({ type: "m.room.name", stateKey: "", sender: req.creator, content: { name: req.name } });
+  if (req.topic !== undefined) await add({ type: "m.room.topic", stateKey: "", sender: req.creator, content: { topic: req.topic } });
+  for (const invitee of req.invite) {
+    const content: JsonObject = { membership: "invite" };
+    if (req.isDirect) content.is_direct = true;
+    await add({ type: "m.room.member", stateKey: invitee, sender: req.creator, content });
+  }
+  return { roomId, version, appended };
 }

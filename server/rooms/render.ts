@@ -1,12 +1,14 @@
 // Renders stored events for a client in one batch: redacted events carry the
 // redaction in unsigned.redacted_because, the sending device sees its
-// transaction_id, and state events show the content they replaced.
+// transaction_id, state events show the content they replaced, and other
+// events carry their bundled aggregations (server/rooms/aggregations.ts).
 import type { JsonObject } from "../protocol/json.ts";
 import type { RoomVersion } from "../protocol/room-versions.ts";
 import type { Queryable } from "../storage/database.ts";
 import { getEventsByIds, txnIdsForEvents, type StoredEvent } from "../storage/events.ts";
 import { stateAtGroups } from "../storage/state.ts";
 import { getEventsByNids } from "../storage/events.ts";
+import { bundleAggregations } from "./aggregations.ts";
 import { toClientEvent } from "./client-event.ts";
 import { pduOf } from "./stored-event.ts";
 
@@ -46,7 +48,7 @@ export async function renderEvents(
     }
   }
 
-  return events.map((event) => {
+  const rendered = events.map((event) => {
     const redaction = event.redactedBy ? redactions.get(event.redactedBy) : undefined;
     const prior = prevContent.get(event.eventId);
     const txnId = txnIds.get(event.eventId);
@@ -58,4 +60,7 @@ export async function renderEvents(
       ...(prior ? { prevContent: prior } : {}),
     });
   });
+  // unsigned["m.relations"]: edits, thread summaries, references (one query per page).
+  await bundleAggregations(q, events, rendered, viewer.userId, (children) => renderEvents(q, children, version, viewer, options));
+  return rendered;
 }

@@ -28,3 +28,13 @@ export async function accountDataSince(q: Queryable, userId: string, since: numb
   );
   return rows.map((r) => ({ roomId: r.room_id, type: r.type, content: r.content }));
 }
+
+/** One global account data type for several users at once (e.g. push rules of a room's members). */
+export async function globalAccountDataOfUsers(q: Queryable, userIds: readonly string[], type: string): Promise<Map<string, Record<string, unknown>>> {
+  if (userIds.length === 0) return new Map();
+  const { rows } = await q.query<{ user_id: string; content: Record<string, unknown> }>(
+    `SELECT user_id, content FROM account_data WHERE user_id = ANY($1::text[]) AND room_id = '' AND type = $2`,
+    [userIds, type],
+  );
+  return new Map(rows.map((r) => [r.user_id, r.content]));
+}

@@ -298,3 +298,12 @@ export async function getProfile(q: Queryable, userId: string): Promise<{ displa
   const { rows } = await q.query<{ displayname: string | null; avatar_url: string | null }>(`SELECT displayname, avatar_url FROM profiles WHERE user_id = $1`, [userId]);
   return rows[0] && { displayname: rows[0].displayname, avatarUrl: rows[0].avatar_url };
 }
+
+const SET_DISPLAYNAME = `UPDATE profiles SET displayname = $2 WHERE user_id = $1`;
+const SET_AVATAR_URL = `UPDATE profiles SET avatar_url = $2 WHERE user_id = $1`;
+
+/** Sets or clears (null) a profile field; false when the user has no profile. The directory index follows by trigger. */
+export async function setProfileField(q: Queryable, userId: string, field: "displayname" | "avatar_url", value: string | null): Promise<boolean> {
+  const { rowCount } = await q.query(field === "displayname" ? SET_DISPLAYNAME : SET_AVATAR_URL, [userId, value]);
+  return (rowCount ?? 0) > 0;
+}

@@ -20,3 +20,8 @@ export async function aliasesOfRoom(q: Queryable, roomId: string): Promise<strin
   const { rows } = await q.query<{ room_alias: string }>(`SELECT room_alias FROM room_aliases WHERE room_id = $1 ORDER BY room_alias`, [roomId]);
   return rows.map((r) => r.room_alias);
 }
+
+/** Points every alias of `fromRoomId` at `toRoomId` (room upgrades). */
+export async function moveAliases(q: Queryable, fromRoomId: string, toRoomId: string): Promise<void> {
+  await q.query(`UPDATE room_aliases SET room_id = $2 WHERE room_id = $1`, [fromRoomId, toRoomId]);
+}

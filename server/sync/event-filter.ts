@@ -12,6 +12,8 @@ export interface RoomEventFilter {
   limit?: number;
   lazyLoadMembers: boolean;
   includeRedundantMembers: boolean;
+  /** /sync only: per-thread notification counts (unread_thread_notifications). */
+  unreadThreadNotifications: boolean;
 }
 
 function stringList(value: JsonValue | undefined, name: string): string[] | undefined {
@@ -21,7 +23,7 @@ function stringList(value: JsonValue | undefined, name: string): string[] | unde
 }
 
 export function parseRoomEventFilter(value: JsonValue | undefined): RoomEventFilter {
-  if (value === undefined || value === null) return { notTypes: [], notSenders: [], lazyLoadMembers: false, includeRedundantMembers: false };
+  if (value === undefined || value === null) return { notTypes: [], notSenders: [], lazyLoadMembers: false, includeRedundantMembers: false, unreadThreadNotifications: false };
   if (!isJsonObject(value)) throw badJson("filter must be an object");
   const limit = value.limit;
   if (limit !== undefined && (typeof limit !== "number" || !Number.isInteger(limit) || limit < 0)) throw badJson("filter limit must be a non-negative integer");
@@ -35,6 +37,7 @@ export function parseRoomEventFilter(value: JsonValue | undefined): RoomEventFil
     ...(typeof limit === "number" ? { limit } : {}),
     lazyLoadMembers: value.lazy_load_members === true,
     includeRedundantMembers: value.include_redundant_members === true,
+    unreadThreadNotifications: value.unread_thread_notifications === true,
   };
 }
 

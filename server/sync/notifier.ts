@@ -29,11 +29,20 @@ export interface Notifier {
   wait(userId: string, rooms: ReadonlySet<string>, since: number, timeoutMs: number, signal?: AbortSignal): Promise<boolean>;
   /** The highest position seen by this process. */
   latest(): number;
+  /** Tells every process that these devices lost their sessions (logout, device deletion). */
+  revoke(userId: string, deviceIds: readonly string[]): Promise<void>;
+  /** Called in every process for each revocation, e.g. to close that device's sockets. */
+  onRevoke(listener: (userId: string, deviceIds: readonly string[]) => void): void;
   close(): Promise<void>;
 }
 
 export async function createNotifier(publisher: Redis, channelPrefix: string): Promise<Notifier> {
   const channel = `${channelPrefix}stream`;
+  const revokeChannel = `${channelPrefix}revoke`;
+  const revokeListeners: Array<(userId: string, deviceIds: readonly string[]) => void> = [];
+  const deliverRevoke = (userId: string, deviceIds: readonly string[]) => {
+    for (const listener of revokeListeners) listener(userId, deviceIds);
+  };
   const subscriber = publisher.duplicate();
   subscriber.on("error", () => undefined);
   const waiters = new Set<Waiter>();
@@ -48,10 +57,15 @@ export async function createNotifier(publisher: Redis, channelPrefix: string): P
     }
   };
 
-  await subscriber.subscribe(channel);
-  subscriber.on("message", (_channel: string, message: string) => {
+  await subscriber.subscribe(channel, revokeChannel);
+  subscriber.on("message", (from: string, message: string) => {
     try {
-      deliver(JSON.parse(message) as StreamChange);
+      if (from === revokeChannel) {
+        const { userId, deviceIds } = JSON.parse(message) as { userId: string; deviceIds: string[] };
+        deliverRevoke(userId, deviceIds);
+      } else {
+        deliver(JSON.parse(message) as StreamChange);
+      }
     } catch {
       // A malformed message only costs latency.
     }
@@ -82,6 +96,14 @@ export async function createNotifier(publisher: Redis, channelPrefix: string): P
       });
     },
     latest: () => latest,
+    async revoke(userId, deviceIds) {
+      // Published only: this process hears its own message like every other,
+      // so each listener runs exactly once per process.
+      await publisher.publish(revokeChannel, JSON.stringify({ userId, deviceIds })).catch(() => deliverRevoke(userId, deviceIds));
+    },
+    onRevoke(listener) {
+      revokeListeners.push(listener);
+    },
     async close() {
       for (const waiter of waiters) waiter.wake();
       subscriber.disconnect();

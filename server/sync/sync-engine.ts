@@ -14,8 +14,13 @@ import { currentStreamPosition, getEventsByNids, roomEventsBetween, roomsWithEve
 import { currentStateChangedSince, membershipsOfUser, roomSummaryCounts, type MembershipRow } from "../storage/state.ts";
 import { accountDataSince, type AccountDataRow } from "../storage/account-data.ts";
 import { receiptsSince, roomsWithReceiptsSince, type ReceiptRow } from "../storage/receipts.ts";
+import { unreadCounts, type UnreadCount } from "../storage/push-actions.ts";
+import { emptyStoredPushRules, parseStoredPushRules, PUSH_RULES_ACCOUNT_DATA_TYPE, pushRulesResponse } from "../push/rule-set.ts";
+import { MAIN_THREAD } from "../rooms/push-actions.ts";
 import { eventPassesFilter } from "./event-filter.ts";
+import { hiddenByIgnore, ignoredUsersOf } from "./ignored-users.ts";
 import type { Notifier } from "./notifier.ts";
+import type { Presence, PresenceState } from "./presence.ts";
 import { DEFAULT_TIMELINE_LIMIT, type SyncFilter } from "./sync-filter.ts";
 import type { Typing } from "./typing.ts";
 
@@ -26,6 +31,10 @@ export interface SyncRequest {
   timeoutMs: number;
   filter: SyncFilter;
   signal?: AbortSignal;
+  /** set_presence: how this sync affects the user's presence (absent: not at all). */
+  setPresence?: PresenceState;
+  /** Set by the engine for each computation: senders whose non-state events the viewer ignores. */
+  ignored?: ReadonlySet<string>;
 }
 
 export interface SyncEngineDeps {
@@ -33,6 +42,7 @@ export interface SyncEngineDeps {
   rooms: RoomService;
   notifier: Notifier;
   typing: Typing;
+  presence?: Presence;
 }
 
 /** State events shown to invitees and knockers (spec: "stripped state"). */
@@ -62,11 +72,11 @@ export function createSyncEngine(deps: SyncEngineDeps) {
     return state.filter((e) => e.type !== "m.room.member" || wanted.has(e.stateKey ?? ""));
   }
 
-  async function timelineOf(roomId: string, from: number, to: number, limit: number, filter: SyncFilter): Promise<{ events: StoredEvent[]; limited: boolean }> {
+  async function timelineOf(roomId: string, from: number, to: number, limit: number, filter: SyncFilter, ignored: ReadonlySet<string> = new Set()): Promise<{ events: StoredEvent[]; limited: boolean }> {
     const newestFirst = await roomEventsBetween(db, roomId, from, to, limit + 1);
     const limited = newestFirst.length > limit;
     const events = newestFirst.slice(0, limit).reverse();
-    return { events: events.filter((e) => eventPassesFilter(filter.timeline, e)), limited };
+    return { events: events.filter((e) => eventPassesFilter(filter.timeline, e) && !hiddenByIgnore(ignored, e)), limited };
   }
 
   /** m.typing and m.receipt for a joined room, when changed since the token. */
@@ -81,14 +91,20 @@ export function createSyncEngine(deps: SyncEngineDeps) {
     return events;
   }
 
-  async function joinedRoom(req: SyncRequest, membership: MembershipRow, position: number, accountData: AccountDataRow[]): Promise<JsonObject | undefined> {
+  async function joinedRoom(
+    req: SyncRequest,
+    membership: MembershipRow,
+    position: number,
+    accountData: AccountDataRow[],
+    counts: readonly UnreadCount[],
+  ): Promise<JsonObject | undefined> {
     const { viewer, since, filter } = req;
     const roomId = membership.roomId;
     const version: RoomVersion = await rooms.roomVersion(db, roomId);
     const limit = filter.timeline.limit ?? DEFAULT_TIMELINE_LIMIT;
     // A room joined since the last sync is sent whole, as if this were an initial sync.
     const fresh = since === undefined || req.fullState || membership.streamOrdering > since;
-    const window = await timelineOf(roomId, fresh ? 0 : since!, position, limit, filter);
+    const window = await timelineOf(roomId, fresh ? 0 : since!, position, limit, filter, req.ignored);
     const timeline = await filterVisibleEvents(db, viewer.userId, window.events, true);
 
     let state: StoredEvent[];
@@ -118,7 +134,7 @@ export function createSyncEngine(deps: SyncEngineDeps) {
       ephemeral: { events: ephemeral },
       account_data: { events: roomAccountData as JsonObject[] },
       summary: await summary(roomId, viewer.userId),
-      unread_notifications: { notification_count: 0, highlight_count: 0 },
+      ...unreadNotifications(counts, filter.timeline.unreadThreadNotifications),
     };
   }
 
@@ -130,7 +146,7 @@ export function createSyncEngine(deps: SyncEngineDeps) {
     const version = await rooms.roomVersion(db, roomId);
     const limit = filter.timeline.limit ?? DEFAULT_TIMELINE_LIMIT;
     // Up to and including the event that ended the membership, nothing after.
-    const window = await timelineOf(roomId, since ?? 0, membership.streamOrdering, limit, filter);
+    const window = await timelineOf(roomId, since ?? 0, membership.streamOrdering, limit, filter, req.ignored);
     const timeline = await filterVisibleEvents(db, viewer.userId, window.events, false);
     const first = timeline[0];
     return {
@@ -155,6 +171,8 @@ export function createSyncEngine(deps: SyncEngineDeps) {
   }
 
   async function compute(req: SyncRequest, position: number): Promise<{ body: JsonObject; empty: boolean; roomIds: Set<string> }> {
+    // Read per computation, so a change of the list applies from the next response on.
+    req = { ...req, ignored: await ignoredUsersOf(db, req.viewer.userId) };
     const memberships = (await membershipsOfUser(db, req.viewer.userId)).filter(
       (m) => (!req.filter.rooms || req.filter.rooms.includes(m.roomId)) && !req.filter.notRooms.includes(m.roomId),
     );
@@ -167,14 +185,17 @@ export function createSyncEngine(deps: SyncEngineDeps) {
     const ownEvents = await getEventsByNids(db, memberships.filter((m) => m.membership !== "join").map((m) => m.eventNid));
     const accountData = await accountDataSince(db, req.viewer.userId, since);
     const changed = since === undefined ? undefined : await roomsChangedSince(memberships.filter((m) => m.membership === "join").map((m) => m.roomId), since, accountData);
+    // Unread counts of every joined room this sync may include, with one query.
+    const countRooms = memberships.filter((m) => m.membership === "join" && (!changed || req.fullState || m.streamOrdering > since! || changed.has(m.roomId)));
+    const counts = await unreadCounts(db, req.viewer.userId, countRooms.map((m) => m.roomId), position);
     for (const m of memberships) {
       if (m.streamOrdering > position) continue;
       if (m.membership === "join") {
         // Incremental syncs look only at rooms with something new (joined since, events, receipts, typing, account data).
         if (changed && m.streamOrdering <= since! && !req.fullState && !changed.has(m.roomId)) continue;
-        const room = await joinedRoom(req, m, position, accountData);
+        const room = await joinedRoom(req, m, position, accountData, counts.get(m.roomId) ?? []);
         if (room) join[m.roomId] = room;
-      } else if (m.membership === "invite" && changedSince(m)) {
+      } else if (m.membership === "invite" && changedSince(m) && !req.ignored!.has(ownEvents.get(m.eventNid)?.sender ?? "")) {
         invite[m.roomId] = { invite_state: { events: await strippedState(m.roomId, ownEvents.get(m.eventNid)) } };
       } else if (m.membership === "knock" && changedSince(m)) {
         knock[m.roomId] = { knock_state: { events: await strippedState(m.roomId, ownEvents.get(m.eventNid)) } };
@@ -183,12 +204,14 @@ export function createSyncEngine(deps: SyncEngineDeps) {
         if (room) leave[m.roomId] = room;
       }
     }
-    const globalAccountData = accountData.filter((a) => a.roomId === "").map((a) => ({ type: a.type, content: a.content })) as JsonObject[];
-    const empty = [join, invite, leave, knock].every((section) => Object.keys(section).length === 0) && globalAccountData.length === 0;
+    const globalAccountData = globalAccountDataEvents(req.viewer.userId, accountData, since === undefined);
+    const presence = (await deps.presence?.eventsFor(req.viewer.userId, since, position))?.filter((e) => eventPassesFilter(req.filter.presence, { type: "m.presence", sender: String(e.sender) })) ?? [];
+    if (req.filter.presence.limit !== undefined) presence.splice(req.filter.presence.limit);
+    const empty = [join, invite, leave, knock].every((section) => Object.keys(section).length === 0) && globalAccountData.length === 0 && presence.length === 0;
     const body: JsonObject = {
       next_batch: syncToken(position),
       rooms: { join, invite, leave, knock },
-      presence: { events: [] },
+      presence: { events: presence },
       account_data: { events: globalAccountData },
       to_device: { events: [] },
       device_lists: { changed: [], left: [] },
@@ -200,6 +223,17 @@ export function createSyncEngine(deps: SyncEngineDeps) {
   /** Answers at once when something changed, otherwise long-polls up to timeoutMs. */
   async function sync(req: SyncRequest): Promise<JsonObject> {
     const deadline = Date.now() + req.timeoutMs;
+    if (req.setPresence) await deps.presence?.onSync(req.viewer.userId, req.setPresence);
+    if (req.since !== undefined && req.timeoutMs > 0) {
+      const head = await currentStreamPosition(db);
+      if (req.since >= head) {
+        // Nothing was committed after the token: wait for a relevant change
+        // before computing anything, instead of computing an empty answer
+        // first (what every client asks right after an answer).
+        const rooms = new Set((await membershipsOfUser(db, req.viewer.userId)).map((m) => m.roomId));
+        if (deps.notifier.latest() <= head) await deps.notifier.wait(req.viewer.userId, rooms, head, req.timeoutMs, req.signal);
+      }
+    }
     for (;;) {
       const position = await currentStreamPosition(db);
       const since = req.since !== undefined && req.since > position ? position : req.since;
@@ -230,6 +264,43 @@ function receiptContent(receipts: readonly ReceiptRow[]): JsonObject {
     byUser[r.userId] = r.threadId ? { ts: r.ts, thread_id: r.threadId } : { ts: r.ts };
   }
   return content as JsonObject;
+}
+
+/**
+ * unread_notifications for a joined room; with per-thread counts requested,
+ * it covers only the main timeline and unread_thread_notifications the
+ * threads (keyed by root, threads without notifications omitted).
+ */
+function unreadNotifications(counts: readonly UnreadCount[], perThread: boolean): JsonObject {
+  const section = (list: readonly UnreadCount[]) => ({
+    notification_count: list.reduce((n, c) => n + c.notifications, 0),
+    highlight_count: list.reduce((n, c) => n + c.highlights, 0),
+  });
+  if (!perThread) return { unread_notifications: section(counts) };
+  const threads: JsonObject = {};
+  for (const c of counts) if (c.threadId !== MAIN_THREAD) threads[c.threadId] = section([c]);
+  return {
+    unread_notifications: section(counts.filter((c) => c.threadId === MAIN_THREAD)),
+    ...(Object.keys(threads).length > 0 ? { unread_thread_notifications: threads } : {}),
+  };
+}
+
+/**
+ * Global account data events. m.push_rules is stored as the user's changes
+ * only and sent as the whole ruleset (as GET /pushrules/ returns it); an
+ * initial sync always carries it, as Synapse does, so clients know the defaults.
+ */
+function globalAccountDataEvents(userId: string, rows: readonly AccountDataRow[], initial: boolean): JsonObject[] {
+  const events = rows
+    .filter((a) => a.roomId === "")
+    .map((a) => ({
+      type: a.type,
+      content: a.type === PUSH_RULES_ACCOUNT_DATA_TYPE ? pushRulesResponse(userId, parseStoredPushRules(a.content)) : a.content,
+    }));
+  if (initial && !events.some((e) => e.type === PUSH_RULES_ACCOUNT_DATA_TYPE)) {
+    events.push({ type: PUSH_RULES_ACCOUNT_DATA_TYPE, content: pushRulesResponse(userId, emptyStoredPushRules()) });
+  }
+  return events as unknown as JsonObject[];
 }
 
 export type SyncEngine = ReturnType<typeof createSyncEngine>;

@@ -9,6 +9,8 @@ export interface SyncFilter {
   rooms?: string[];
   notRooms: string[];
   includeLeave: boolean;
+  /** The top-level `presence` EventFilter (types, senders, limit). */
+  presence: RoomEventFilter;
 }
 
 /** Synapse's default timeline limit. */
@@ -30,5 +32,6 @@ export function parseSyncFilter(value: JsonValue | undefined): SyncFilter {
     ...(rooms ? { rooms } : {}),
     notRooms: list(room?.not_rooms, "not_rooms") ?? [],
     includeLeave: room?.include_leave === true,
+    presence: parseRoomEventFilter(isJsonObject(value) ? value.presence : undefined),
   };
 }

@@ -19,6 +19,7 @@ import type { Database } from "../../storage/database.ts";
 import { getEventsByIds, roomEventsTopological, roomPositionAtStream, type StoredEvent } from "../../storage/events.ts";
 import type { StateKeyFilter } from "../../storage/state.ts";
 import { eventPassesFilter, filterFromQuery } from "../../sync/event-filter.ts";
+import { hiddenByIgnore, ignoredUsersOf } from "../../sync/ignored-users.ts";
 import { queryInt, queryString, roomIdParam } from "./params.ts";
 
 export interface ReadDeps {
@@ -141,6 +142,7 @@ export function registerRoomReads(table: RouteTable, deps: ReadDeps): void {
         if (from.depth > ceiling.depth || (from.depth === ceiling.depth && from.stream > ceiling.stream)) from = ceiling;
       }
       const to = await resolve(queryString(req, "to"), dir === "b" ? "end" : "start");
+      const ignored = await ignoredUsersOf(db, viewer.userId);
 
       // Pages are filtered after reading; read a little more to fill the page.
       const collected: StoredEvent[] = [];
@@ -153,7 +155,7 @@ export function registerRoomReads(table: RouteTable, deps: ReadDeps): void {
           break;
         }
         cursor = { depth: batch[batch.length - 1]!.depth, stream: batch[batch.length - 1]!.streamOrdering! };
-        const allowed = batch.filter((e) => !beyondAccess(e, access) && eventPassesFilter(filter, e));
+        const allowed = batch.filter((e) => !beyondAccess(e, access) && eventPassesFilter(filter, e) && !hiddenByIgnore(ignored, e));
         const visible = await filterVisibleEvents(db, viewer.userId, allowed, access.kind === "joined");
         for (const e of visible) {
           if (collected.length < limit) collected.push(e);

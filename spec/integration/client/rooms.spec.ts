@@ -146,6 +146,17 @@ describe("rooms (real server process)", function () {
       expect(fetched.body.unsigned.redacted_because.content.reason).to.equal("typo");
     });
 
+    it("serves redaction events with `redacts` both at the top level and in content, in every room version", async () => {
+      for (const version of ["10", "12"]) {
+        const roomId = await createRoom(api, alice, { room_version: version });
+        const target = await sendText(api, alice, roomId, "gone");
+        const redaction = await api.put<{ event_id: string }>(`${room(roomId)}/redact/${encodeURIComponent(target)}/${nextTxnId()}`, {}, { token: alice.access_token });
+        const event = await api.get<Record<string, any>>(`${room(roomId)}/event/${encodeURIComponent(redaction.body.event_id)}`, { token: alice.access_token });
+        expect(event.body.redacts, version).to.equal(target);
+        expect(event.body.content.redacts, version).to.equal(target);
+      }
+    });
+
     it("does not let a member redact someone else's message without the redact level", async () => {
       const roomId = await createRoom(api, alice, { preset: "public_chat" });
       await join(api, bob, roomId);

@@ -30,6 +30,8 @@ describe("start-up (real server processes)", function () {
         MYELIN__logging__format: "json",
       },
       stdio: ["ignore", "pipe", "pipe"],
+      // Its own process group: npm does not pass signals on to the server it starts.
+      detached: true,
     });
     let stdout = "";
     let stderr = "";
@@ -53,7 +55,7 @@ describe("start-up (real server processes)", function () {
       expect(key).to.match(/^ed25519 [A-Za-z0-9_]+ [A-Za-z0-9+/]{43}\n?$/);
       expect(existsSync(join(dir, "localhost.tls.crt"))).to.equal(true);
     } finally {
-      child.kill("SIGTERM");
+      process.kill(-child.pid!, "SIGTERM");
       await new Promise((r) => child.once("exit", r));
       await dropDatabase(name);
     }

@@ -1,0 +1,33 @@
+// The room and sync services one server process runs, built once and shared
+// by the HTTP client API and the WebSocket stream (the composition root,
+// server/main.ts, builds them; nothing here is a singleton).
+import type { Redis } from "ioredis";
+import type { Signer } from "./rooms/append-event.ts";
+import { createRoomService, type RoomService } from "./rooms/room-service.ts";
+import type { Database } from "./storage/database.ts";
+import type { Notifier } from "./sync/notifier.ts";
+import { createPresence, type Presence } from "./sync/presence.ts";
+import { createReadMarkers, type ReadMarkers } from "./sync/read-markers.ts";
+import { createStreamWriter, type StreamWriter } from "./sync/stream-writer.ts";
+import { createSyncEngine, type SyncEngine } from "./sync/sync-engine.ts";
+import { createTyping, type Typing } from "./sync/typing.ts";
+
+export interface RoomServices {
+  rooms: RoomService;
+  streams: StreamWriter;
+  typing: Typing;
+  markers: ReadMarkers;
+  syncEngine: SyncEngine;
+  presence: Presence;
+}
+
+export function createRoomServices(deps: { db: Database; redis: Redis; notifier: Notifier; signer: Signer; presenceEnabled?: boolean }): RoomServices {
+  const { db, redis, notifier, signer } = deps;
+  const rooms = createRoomService({ db, signer, notifier });
+  const streams = createStreamWriter(db, notifier);
+  const typing = createTyping(redis, streams);
+  const markers = createReadMarkers({ db, streams, typing });
+  const presence = createPresence({ db, streams, notifier, enabled: deps.presenceEnabled ?? true });
+  const syncEngine = createSyncEngine({ db, rooms, notifier, typing, presence });
+  return { rooms, streams, typing, markers, syncEngine, presence };
+}
