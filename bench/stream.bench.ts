@@ -169,7 +169,7 @@ async function main(): Promise<void> {
       // A fresh server per transport, so peak RSS belongs to that transport alone.
       const server = await startServer({ env, config });
       try {
-        if (transport === "stream") await idleConnections(server);
+        if (transport === "stream" && IDLE > 0) await idleConnections(server);
         await fanOut(server, transport);
       } finally {
         await server.stop();

@@ -195,6 +195,15 @@ export async function txnIdsForEvents(q: Queryable, userId: string, deviceId: st
   return new Map(rows.map((r) => [r.event_id, r.txn_id]));
 }
 
+/** The room's last timeline event at or before a stream position. */
+export async function roomEventAtOrBefore(q: Queryable, roomId: string, stream: number): Promise<StoredEvent | undefined> {
+  const { rows } = await q.query<EventRow>(
+    `SELECT ${COLUMNS} FROM events WHERE room_id = $1 AND stream_ordering <= $2 ORDER BY stream_ordering DESC LIMIT 1`,
+    [roomId, stream],
+  );
+  return rows[0] && fromRow(rows[0]);
+}
+
 /** The topological place of the room's last event at or before a stream position. */
 export async function roomPositionAtStream(q: Queryable, roomId: string, stream: number): Promise<{ depth: number; stream: number } | undefined> {
   const { rows } = await q.query<{ depth: number; stream_ordering: number }>(

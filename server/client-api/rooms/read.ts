@@ -16,7 +16,7 @@ import { pduOf } from "../../rooms/stored-event.ts";
 import { parsePaginationToken, topologicalToken, type TopologicalToken } from "../../rooms/tokens.ts";
 import { filterVisibleEvents } from "../../rooms/visibility.ts";
 import type { Database } from "../../storage/database.ts";
-import { getEventsByIds, roomEventsTopological, roomPositionAtStream, type StoredEvent } from "../../storage/events.ts";
+import { getEventsByIds, roomEventAtOrBefore, roomEventsTopological, roomPositionAtStream, type StoredEvent } from "../../storage/events.ts";
 import type { StateKeyFilter } from "../../storage/state.ts";
 import { eventPassesFilter, filterFromQuery } from "../../sync/event-filter.ts";
 import { hiddenByIgnore, ignoredUsersOf } from "../../sync/ignored-users.ts";
@@ -38,6 +38,17 @@ export function registerRoomReads(table: RouteTable, deps: ReadDeps): void {
   async function visibleState(roomId: string, access: RoomAccess, keys?: StateKeyFilter): Promise<StoredEvent[]> {
     if (access.kind === "former") return stateEventsAfter(db, access.membershipEvent, keys);
     return currentStateEvents(db, roomId, keys);
+  }
+
+  /**
+   * The state after the room's last event at or before a sync or pagination
+   * token (`members?at=`), never later than a former member's departure.
+   */
+  async function stateAtToken(roomId: string, access: RoomAccess, token: string): Promise<StoredEvent[]> {
+    let stream = parsePaginationToken(token).stream;
+    if (access.kind === "former") stream = Math.min(stream, access.membershipEvent.streamOrdering!);
+    const event = await roomEventAtOrBefore(db, roomId, stream);
+    return event ? stateEventsAfter(db, event) : [];
   }
 
   const viewerOf = (req: Request, locals: Parameters<typeof requester>[0]) => {
@@ -76,7 +87,9 @@ export function registerRoomReads(table: RouteTable, deps: ReadDeps): void {
       const access = await roomAccess(db, roomId, viewer.userId);
       const membership = queryString(req, "membership");
       const notMembership = queryString(req, "not_membership");
-      const members = (await visibleState(roomId, access)).filter((e) => {
+      const at = queryString(req, "at");
+      const state = at === undefined ? await visibleState(roomId, access) : await stateAtToken(roomId, access, at);
+      const members = state.filter((e) => {
         if (e.type !== "m.room.member") return false;
         const value = (pduOf(e).content as JsonObject | undefined)?.membership;
         return (membership === undefined || value === membership) && (notMembership === undefined || value !== notMembership);

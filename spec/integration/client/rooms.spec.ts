@@ -230,6 +230,13 @@ describe("rooms (real server process)", function () {
       expect(invited.body.chunk.map((e) => e.state_key)).to.deep.equal([carol.user_id]);
       const joined = await api.get<{ joined: Record<string, unknown> }>(`${room(roomId)}/joined_members`, { token: bob.access_token });
       expect(Object.keys(joined.body.joined).sort()).to.deep.equal([alice.user_id, bob.user_id].sort());
+      // `at`: the membership as of an earlier sync token.
+      const before = await sync(api, bob);
+      await api.post(`${room(roomId)}/kick`, { user_id: carol.user_id }, { token: alice.access_token });
+      const atToken = await api.get<{ chunk: Array<Record<string, any>> }>(`${room(roomId)}/members?at=${before.next_batch}`, { token: bob.access_token });
+      expect(atToken.body.chunk.find((e) => e.state_key === carol.user_id)!.content.membership).to.equal("invite");
+      const now = await api.get<{ chunk: Array<Record<string, any>> }>(`${room(roomId)}/members`, { token: bob.access_token });
+      expect(now.body.chunk.find((e) => e.state_key === carol.user_id)!.content.membership).to.equal("leave");
       const outsider = await registerUser(api);
       const denied = await api.get(`${room(roomId)}/members`, { token: outsider.access_token });
       expect(denied.status).to.equal(403);
