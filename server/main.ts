@@ -103,6 +103,7 @@ async function main(): Promise<void> {
     log,
     limits: { maxConnectionsPerUser: config.stream.max_connections_per_user, maxConnections: config.stream.max_connections },
   });
+  metrics.gauge("myelin_stream_connections", "Open org.myelin.stream WebSocket connections in this process", () => stream.connectionCount());
   const servers = [];
   const clientServer = createHttpServer(clientApp);
   for (const host of config.listeners.client.bind_addresses) {

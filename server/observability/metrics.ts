@@ -10,6 +10,8 @@ export interface PoolStats {
 
 export interface Metrics {
   registry: Registry;
+  /** A gauge read from `read` at scrape time (e.g. open WebSocket streams). */
+  gauge(name: string, help: string, read: () => number): void;
   httpRequests: Counter<"method" | "route" | "status">;
   httpDuration: Histogram<"method" | "route" | "status">;
 }
@@ -44,5 +46,15 @@ export function createMetrics(poolStats: () => PoolStats | undefined): Metrics {
   poolGauge("myelin_db_pool_connections", "PostgreSQL connections open in the pool", (s) => s.totalCount);
   poolGauge("myelin_db_pool_idle_connections", "PostgreSQL connections idle in the pool", (s) => s.idleCount);
   poolGauge("myelin_db_pool_waiting_clients", "Queries waiting for a PostgreSQL connection", (s) => s.waitingCount);
-  return { registry, httpRequests, httpDuration };
+  const gauge = (name: string, help: string, read: () => number) => {
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.set(read());
+      },
+    });
+  };
+  return { registry, httpRequests, httpDuration, gauge };
 }

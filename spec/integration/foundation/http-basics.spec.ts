@@ -87,6 +87,7 @@ describe("HTTP skeleton (real server process)", function () {
     expect(res.text).to.match(/myelin_http_requests_total\{[^}]*route="unmatched"[^}]*status="404"/);
     expect(res.text).to.contain("myelin_http_request_duration_seconds_bucket");
     expect(res.text).to.contain("myelin_db_pool_connections");
+    expect(res.text).to.match(/myelin_stream_connections\{[^}]*\} 0/);
     expect(res.text).to.contain("process_resident_memory_bytes");
   });
 });
