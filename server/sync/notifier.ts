@@ -9,13 +9,22 @@ export interface StreamChange {
   roomId?: string;
   /** Users whose own view changed (membership, account data, receipts they must see). */
   userIds?: string[];
+  /**
+   * Low-urgency news (presence): waiters it concerns are woken once per
+   * COALESCE_MS rather than per change, so many users coming online at once
+   * do not make every roommate recompute its sync for each of them.
+   */
+  coalesce?: boolean;
 }
+
+export const COALESCE_MS = 1000;
 
 interface Waiter {
   userId: string;
   rooms: ReadonlySet<string>;
   since: number;
   wake: () => void;
+  coalesceTimer?: NodeJS.Timeout;
 }
 
 export interface Notifier {
@@ -27,7 +36,7 @@ export interface Notifier {
    * or when `signal` aborts.
    */
   wait(userId: string, rooms: ReadonlySet<string>, since: number, timeoutMs: number, signal?: AbortSignal): Promise<boolean>;
-  /** The highest position seen by this process. */
+  /** The highest position of an urgent (not coalesced) change seen by this process. */
   latest(): number;
   /** Tells every process that these devices lost their sessions (logout, device deletion). */
   revoke(userId: string, deviceIds: readonly string[]): Promise<void>;
@@ -49,11 +58,13 @@ export async function createNotifier(publisher: Redis, channelPrefix: string): P
   let latest = 0;
 
   const deliver = (change: StreamChange) => {
-    latest = Math.max(latest, change.position);
+    if (!change.coalesce) latest = Math.max(latest, change.position);
     for (const waiter of waiters) {
       if (change.position <= waiter.since) continue;
       const relevant = (change.roomId !== undefined && waiter.rooms.has(change.roomId)) || (change.userIds?.includes(waiter.userId) ?? false);
-      if (relevant) waiter.wake();
+      if (!relevant) continue;
+      if (!change.coalesce) waiter.wake();
+      else waiter.coalesceTimer ??= setTimeout(waiter.wake, COALESCE_MS);
     }
   };
 
@@ -84,6 +95,7 @@ export async function createNotifier(publisher: Redis, channelPrefix: string): P
           if (done) return;
           done = true;
           clearTimeout(timer);
+          clearTimeout(waiter.coalesceTimer);
           waiters.delete(waiter);
           signal?.removeEventListener("abort", onAbort);
           resolve(woken);

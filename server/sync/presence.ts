@@ -67,9 +67,10 @@ export function createPresence(deps: PresenceDeps) {
 
   /** Stores a visible change at a new position and wakes the user and everyone sharing a room with them. */
   async function write(row: Omit<PresenceRow, "streamOrdering">): Promise<void> {
-    const position = await streams.write({ userIds: [row.userId] }, (tx, at) => putPresence(tx, { ...row, streamOrdering: at }));
+    // Presence is never urgent: coalesced wake-ups for the user and every roommate.
+    const position = await streams.write({ userIds: [row.userId], coalesce: true }, (tx, at) => putPresence(tx, { ...row, streamOrdering: at }));
     // Waiters listen per room, so one notification per room reaches every roommate without listing members.
-    for (const roomId of await joinedRoomIds(db, row.userId)) await notifier.notify({ position, roomId });
+    for (const roomId of await joinedRoomIds(db, row.userId)) await notifier.notify({ position, roomId, coalesce: true });
   }
 
   /** PUT /presence/{userId}/status. A missing status message clears it, as in Synapse. */
