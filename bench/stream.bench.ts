@@ -1,5 +1,5 @@
 // WebSocket stream benchmark (not a test): run with
-//   node_modules/.bin/node bench/stream.bench.ts [--idle 10000] [--members 1000] [--messages 20]
+//   node_modules/.bin/node bench/stream.bench.ts [--idle 10000] [--members 1000] [--messages 20] [--transports stream,sync]
 // 1. Memory per idle connection: open N authenticated streams, compare the
 //    server's RSS before and after.
 // 2. Fan-out latency: a room with M members, each following it through the
@@ -20,7 +20,12 @@ import { startServer, type RunningServer } from "../spec/support/server-process.
 import { adminRegisterMac } from "../spec/support/accounts.ts";
 
 const { values: args } = parseArgs({
-  options: { idle: { type: "string", default: "10000" }, members: { type: "string", default: "1000" }, messages: { type: "string", default: "20" } },
+  options: {
+    idle: { type: "string", default: "10000" },
+    members: { type: "string", default: "1000" },
+    messages: { type: "string", default: "20" },
+    transports: { type: "string", default: "stream,sync" },
+  },
 });
 const IDLE = Number(args.idle);
 const MEMBERS = Number(args.members);
@@ -165,7 +170,8 @@ async function main(): Promise<void> {
     console.log(`node ${process.version}, ${(await import("node:os")).cpus().length} CPUs; server and clients on this machine`);
     const env = { DATABASE_URL: databaseUrl(name) };
     const config = { stream: { max_connections_per_user: IDLE + 10, max_connections: IDLE + MEMBERS + 100 }, database: { pool_max: 20 } };
-    for (const transport of ["stream", "sync"] as const) {
+    const transports = String(args.transports).split(",").filter((t): t is "stream" | "sync" => t === "stream" || t === "sync");
+    for (const transport of transports) {
       // A fresh server per transport, so peak RSS belongs to that transport alone.
       const server = await startServer({ env, config });
       try {
