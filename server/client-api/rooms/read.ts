@@ -14,9 +14,10 @@ import { currentStateEvents, roomAccess, stateEventsAfter, type RoomAccess } fro
 import type { RoomService } from "../../rooms/room-service.ts";
 import { pduOf } from "../../rooms/stored-event.ts";
 import { parsePaginationToken, topologicalToken, type TopologicalToken } from "../../rooms/tokens.ts";
+import { beyondAccess, readableEvent } from "../../rooms/readable-events.ts";
 import { filterVisibleEvents } from "../../rooms/visibility.ts";
 import type { Database } from "../../storage/database.ts";
-import { getEventsByIds, roomEventAtOrBefore, roomEventsTopological, roomPositionAtStream, type StoredEvent } from "../../storage/events.ts";
+import { roomEventAtOrBefore, roomEventsTopological, roomPositionAtStream, type StoredEvent } from "../../storage/events.ts";
 import type { StateKeyFilter } from "../../storage/state.ts";
 import { eventPassesFilter, filterFromQuery } from "../../sync/event-filter.ts";
 import { hiddenByIgnore, ignoredUsersOf } from "../../sync/ignored-users.ts";
@@ -119,11 +120,8 @@ export function registerRoomReads(table: RouteTable, deps: ReadDeps): void {
       const viewer = viewerOf(req, res.locals);
       const roomId = roomIdParam(req);
       const access = await roomAccess(db, roomId, viewer.userId);
-      const event = (await getEventsByIds(db, [String(req.params.eventId)])).get(String(req.params.eventId));
-      const hidden = !event || event.roomId !== roomId || event.streamOrdering === null || beyondAccess(event, access);
-      if (hidden || (await filterVisibleEvents(db, viewer.userId, [event], access.kind === "joined")).length === 0) {
-        throw notFound("Event not found");
-      }
+      const event = await readableEvent(db, viewer.userId, access, roomId, String(req.params.eventId));
+      if (!event) throw notFound("Event not found");
       const version = await rooms.roomVersion(db, roomId);
       const [rendered] = await renderEvents(db, [event], version, viewer, { includeRoomId: true });
       res.json(rendered);
@@ -191,9 +189,4 @@ export function registerRoomReads(table: RouteTable, deps: ReadDeps): void {
       res.json(body);
     });
   }
-}
-
-/** Former members see nothing after their membership ended. */
-function beyondAccess(event: StoredEvent, access: RoomAccess): boolean {
-  return access.kind === "former" && (event.streamOrdering ?? 0) > access.membershipEvent.streamOrdering!;
 }
