@@ -7,6 +7,7 @@ import { dirname, resolve } from "node:path";
 import { generate as generateCertificate } from "selfsigned";
 import YAML from "yaml";
 import { formatSigningKeyFile, generateSigningKey } from "../protocol/signing.ts";
+import { serverNameParts } from "./derived.ts";
 import type { HomeserverConfig } from "./schema.ts";
 
 export interface GeneratedFiles {
@@ -53,11 +54,15 @@ export async function ensureKeyMaterial(config: HomeserverConfig): Promise<strin
   }
   const federation = config.listeners.federation;
   if (federation.enabled && !existsSync(federation.tls_certificate_path) && !existsSync(federation.tls_private_key_path)) {
-    const pems = await generateCertificate([{ name: "commonName", value: config.server_name }], {
+    // The certificate names the host only: a port is not part of a TLS name, and an IP literal goes in an IP SAN.
+    const { host, kind } = serverNameParts(config);
+    const bare = kind === "ipv6" ? host.slice(1, -1) : host;
+    const altName = kind === "dns" ? ({ type: 2, value: bare } as const) : ({ type: 7, ip: bare } as const);
+    const pems = await generateCertificate([{ name: "commonName", value: bare }], {
       keyType: "ec",
       notAfterDate: new Date(Date.now() + 2 * 365 * 24 * 3600 * 1000),
       algorithm: "sha256",
-      extensions: [{ name: "subjectAltName", altNames: [{ type: 2, value: config.server_name }] }],
+      extensions: [{ name: "subjectAltName", altNames: [altName] }],
     });
     writeFileSync(federation.tls_certificate_path, pems.cert);
     writeFileSync(federation.tls_private_key_path, pems.private, { mode: 0o600 });

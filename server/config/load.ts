@@ -8,6 +8,7 @@ import { dirname, isAbsolute, resolve } from "node:path";
 import { Ajv, type ErrorObject } from "ajv";
 import YAML from "yaml";
 import { ConfigError } from "./config-error.ts";
+import { checkDerivedConfig } from "./derived.ts";
 import { configSchema, type HomeserverConfig } from "./schema.ts";
 
 const ajv = new Ajv({ allErrors: false, useDefaults: true, strict: true });
@@ -36,6 +37,7 @@ export function loadConfig(path: string, env: NodeJS.ProcessEnv = process.env): 
   applyEnvOverrides(config, env);
   if (!validate(config)) throw new ConfigError(`${path}: ${describeError(validate.errors?.[0])}`);
   resolvePaths(config, dirname(resolve(path)));
+  checkDerivedConfig(config);
   return config;
 }
 

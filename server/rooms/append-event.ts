@@ -11,7 +11,6 @@ import { parsePdu, toWirePdu } from "../protocol/event-format.ts";
 import { stateTuple, type RoomEvent } from "../protocol/events.ts";
 import { signEvent } from "../protocol/hashes.ts";
 import type { JsonObject } from "../protocol/json.ts";
-import { parsePowerLevels, userPowerLevel } from "../protocol/power-levels.ts";
 import type { RoomVersion } from "../protocol/room-versions.ts";
 import type { SigningKey } from "../protocol/signing.ts";
 import type { Queryable } from "../storage/database.ts";
@@ -22,11 +21,11 @@ import {
   getEventsByNids,
   getForwardExtremities,
   insertEvent,
-  markRedacted,
   setStreamOrdering,
 } from "../storage/events.ts";
 import { createStateGroup, currentState, getCurrentStateGroup, setCurrentState, setCurrentStateGroup, setMembership } from "../storage/state.ts";
 import { evaluatePushActions, storePushActions } from "./push-actions.ts";
+import { applyRedaction, checkLocalRedaction } from "./redactions.ts";
 import { indexRelation, validateLocalRelation } from "./relations.ts";
 import { toRoomEvent } from "./stored-event.ts";
 
@@ -118,6 +117,9 @@ export async function appendEvent(tx: Queryable, signer: Signer, roomId: string,
   const decision = checkAuthRules(event, (type, stateKey) => state.get(stateTuple(type, stateKey)), version);
   if (!decision.allowed) throw forbidden(decision.reason);
   await validateLocalRelation(tx, roomId, draft);
+  if (draft.type === "m.room.redaction" && draft.redacts !== undefined) {
+    await checkLocalRedaction(tx, roomId, draft.sender, draft.redacts, (type, stateKey) => state.get(stateTuple(type, stateKey)), version);
+  }
 
   return persistAccepted(tx, roomId, event, extremities);
 }
@@ -168,7 +170,7 @@ export async function commitAppended(tx: Queryable, version: RoomVersion, append
     const position = positions[i]!;
     await setStreamOrdering(tx, nid, position);
     if (event.stateKey !== undefined) await updateDerivedState(tx, event, nid, position);
-    if (event.type === "m.room.redaction" && event.redacts !== undefined) await applyRedaction(tx, event, version);
+    if (event.type === "m.room.redaction" && event.redacts !== undefined) await applyRedactionNow(tx, event, version);
   }
   // Same transaction: the unread count changes in the same /sync as the event.
   await storePushActions(tx, push, positions);
@@ -183,24 +185,13 @@ async function updateDerivedState(tx: Queryable, event: RoomEvent, nid: number, 
   }
 }
 
-/**
- * A redaction passes the auth rules whenever its sender may send it; it takes
- * effect only if the sender may redact the target (redact level, or the
- * target's own sender) — spec "Handling redactions".
- */
-async function applyRedaction(tx: Queryable, redaction: RoomEvent, version: RoomVersion): Promise<void> {
-  const target = (await getEventsByIds(tx, [redaction.redacts!])).get(redaction.redacts!);
-  if (!target || target.roomId !== redaction.roomId) return;
-  let allowed = target.sender === redaction.sender;
-  if (!allowed) {
-    const state = await authState(tx, redaction.roomId, [
-      ["m.room.power_levels", ""],
-      ["m.room.create", ""],
-    ]);
-    const pl = parsePowerLevels(state.get(stateTuple("m.room.power_levels", ""))?.content, version);
-    allowed = userPowerLevel(redaction.sender, pl, state.get(stateTuple("m.room.create", "")), version) >= pl.redact;
-  }
-  if (allowed) await markRedacted(tx, target.eventId, redaction.eventId);
+/** The redaction's effect is judged against the state it was sent in. */
+async function applyRedactionNow(tx: Queryable, redaction: RoomEvent, version: RoomVersion): Promise<void> {
+  const state = await authState(tx, redaction.roomId, [
+    ["m.room.power_levels", ""],
+    ["m.room.create", ""],
+  ]);
+  await applyRedaction(tx, redaction, (type, stateKey) => state.get(stateTuple(type, stateKey)), version);
 }
 
 function randomLocalpart(): string {

@@ -6,7 +6,7 @@ import { forbidden, MatrixError } from "../errors/matrix-error.ts";
 import type { JsonObject } from "../protocol/json.ts";
 import { getRoomVersion, type RoomVersion } from "../protocol/room-versions.ts";
 import type { Database, Queryable } from "../storage/database.ts";
-import { findTxnEvent, insertTxnEvent } from "../storage/events.ts";
+import { findTxnEvent, insertTxnEvent, type TxnKey } from "../storage/events.ts";
 import { getRoomVersionId, lockRoom, roomMembers } from "../storage/state.ts";
 import type { Notifier } from "../sync/notifier.ts";
 import { appendEvent, commitAppended, type Appended, type EventDraft, type Signer } from "./append-event.ts";
@@ -22,11 +22,18 @@ export interface SendResult {
   position: number;
 }
 
-export interface TxnScope {
-  userId: string;
-  deviceId: string;
-  txnId: string;
-}
+export type TxnScope = TxnKey;
+
+/**
+ * The endpoint part of a transaction ID's scope. The spec scopes IDs per
+ * device and per endpoint (Synapse: per request path), so the same ID in two
+ * rooms, for two event types or for two redaction targets is two requests.
+ * The stream's `send` uses the HTTP endpoint's scope: a retry may switch transport.
+ */
+export const txnEndpoint = {
+  send: (roomId: string, eventType: string) => `send ${roomId} ${eventType}`,
+  redact: (roomId: string, eventId: string) => `redact ${roomId} ${eventId}`,
+};
 
 export function createRoomService(deps: RoomServiceDeps) {
   const versions = new Map<string, RoomVersion>();
@@ -51,15 +58,15 @@ export function createRoomService(deps: RoomServiceDeps) {
 
   /**
    * Sends events in order in one transaction. With `txn`, a retry of the
-   * same (user, device, transaction ID) returns the first event instead of
-   * sending again (spec: "Transaction identifiers").
+   * same (user, device, endpoint, transaction ID) returns the first event
+   * instead of sending again (spec: "Transaction identifiers").
    */
   async function send(roomId: string, drafts: readonly EventDraft[], txn?: TxnScope): Promise<SendResult> {
     const now = Date.now();
     const outcome = await deps.db.transaction(async (tx) => {
       await lockRoom(tx, roomId);
       if (txn) {
-        const previous = await findTxnEvent(tx, txn.userId, txn.deviceId, txn.txnId);
+        const previous = await findTxnEvent(tx, txn);
         if (previous) return { eventId: previous, position: 0, appended: [] as Appended[] };
       }
       const version = await roomVersion(tx, roomId);
@@ -67,7 +74,7 @@ export function createRoomService(deps: RoomServiceDeps) {
       for (const draft of drafts) appended.push(await appendEvent(tx, deps.signer, roomId, version, draft, now));
       const position = await commitAppended(tx, version, appended);
       const last = appended[appended.length - 1]!;
-      if (txn) await insertTxnEvent(tx, txn.userId, txn.deviceId, txn.txnId, last.event.eventId, now);
+      if (txn) await insertTxnEvent(tx, txn, last.event.eventId, now);
       return { eventId: last.event.eventId, position, appended };
     });
     if (outcome.appended.length > 0) await announce(roomId, outcome.position, outcome.appended);

@@ -129,16 +129,31 @@ export async function currentStreamPosition(q: Queryable): Promise<number> {
   return rows[0]!.position;
 }
 
-export async function findTxnEvent(q: Queryable, userId: string, deviceId: string, txnId: string): Promise<string | undefined> {
+/** Where a client transaction ID was used: its device and the endpoint with its path parameters. */
+export interface TxnKey {
+  userId: string;
+  deviceId: string;
+  endpoint: string;
+  txnId: string;
+}
+
+export async function findTxnEvent(q: Queryable, key: TxnKey): Promise<string | undefined> {
   const { rows } = await q.query<{ event_id: string }>(
-    `SELECT event_id FROM event_txn_ids WHERE user_id = $1 AND device_id = $2 AND txn_id = $3`,
-    [userId, deviceId, txnId],
+    `SELECT event_id FROM event_txn_ids WHERE user_id = $1 AND device_id = $2 AND endpoint = $3 AND txn_id = $4`,
+    [key.userId, key.deviceId, key.endpoint, key.txnId],
   );
   return rows[0]?.event_id;
 }
 
-export async function insertTxnEvent(q: Queryable, userId: string, deviceId: string, txnId: string, eventId: string, now: number): Promise<void> {
-  await q.query(`INSERT INTO event_txn_ids (user_id, device_id, txn_id, event_id, created_ts) VALUES ($1, $2, $3, $4, $5)`, [userId, deviceId, txnId, eventId, now]);
+export async function insertTxnEvent(q: Queryable, key: TxnKey, eventId: string, now: number): Promise<void> {
+  await q.query(`INSERT INTO event_txn_ids (user_id, device_id, endpoint, txn_id, event_id, created_ts) VALUES ($1, $2, $3, $4, $5, $6)`, [
+    key.userId,
+    key.deviceId,
+    key.endpoint,
+    key.txnId,
+    eventId,
+    now,
+  ]);
 }
 
 export async function markRedacted(q: Queryable, targetEventId: string, redactionEventId: string): Promise<void> {

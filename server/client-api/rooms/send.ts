@@ -8,7 +8,7 @@ import { requireJsonObject } from "../../http/middleware.ts";
 import type { RouteTable } from "../../http/route-table.ts";
 import { isValidEventId } from "../../protocol/identifiers.ts";
 import type { JsonObject } from "../../protocol/json.ts";
-import type { RoomService } from "../../rooms/room-service.ts";
+import { txnEndpoint, type RoomService } from "../../rooms/room-service.ts";
 import { roomIdParam } from "./params.ts";
 
 export interface SendDeps {
@@ -38,7 +38,12 @@ export function registerSend(table: RouteTable, body: RequestHandler, deps: Send
       const type = eventTypeParam(req);
       if (type === "m.room.redaction") throw badJson("Use the /redact endpoint to send redactions");
       const content = requireJsonObject(req) as JsonObject;
-      const { eventId } = await rooms.send(roomId, [{ type, sender: me.userId, content }], { userId: me.userId, deviceId: me.deviceId, txnId: txnIdParam(req) });
+      const { eventId } = await rooms.send(roomId, [{ type, sender: me.userId, content }], {
+        userId: me.userId,
+        deviceId: me.deviceId,
+        endpoint: txnEndpoint.send(roomId, type),
+        txnId: txnIdParam(req),
+      });
       res.json({ event_id: eventId });
     });
 
@@ -68,6 +73,7 @@ export function registerSend(table: RouteTable, body: RequestHandler, deps: Send
       const { eventId } = await rooms.send(roomId, [{ type: "m.room.redaction", sender: me.userId, content, redacts: target }], {
         userId: me.userId,
         deviceId: me.deviceId,
+        endpoint: txnEndpoint.redact(roomId, target),
         txnId: txnIdParam(req),
       });
       res.json({ event_id: eventId });

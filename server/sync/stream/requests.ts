@@ -4,6 +4,7 @@ import type { Requester } from "../../auth/authenticate.ts";
 import { badJson, MatrixError } from "../../errors/matrix-error.ts";
 import { isValidRoomId } from "../../protocol/identifiers.ts";
 import { isJsonObject, type JsonObject } from "../../protocol/json.ts";
+import { txnEndpoint } from "../../rooms/room-service.ts";
 import type { RoomServices } from "../../services.ts";
 import { parseReadMarkers, parseReceipt, parseTypingParams } from "../read-markers.ts";
 
@@ -39,6 +40,7 @@ export function createStreamRequests(services: RoomServices): Record<string, Han
       const { eventId } = await services.rooms.send(roomId, [{ type, sender: me.userId, content: params.content as JsonObject }], {
         userId: me.userId,
         deviceId: me.deviceId,
+        endpoint: txnEndpoint.send(roomId, type),
         txnId,
       });
       return { event_id: eventId };

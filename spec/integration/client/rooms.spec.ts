@@ -100,6 +100,42 @@ describe("rooms (real server process)", function () {
       expect(other.body.event_id).not.to.equal(first);
     });
 
+    it("scopes transaction IDs per endpoint and path: the same ID in two rooms, or for two event types, is two requests", async () => {
+      const [first, second] = [await createRoom(api, alice), await createRoom(api, alice)];
+      const txnId = nextTxnId();
+      const inFirst = await sendText(api, alice, first, "to the first room", txnId);
+      const inSecond = await sendText(api, alice, second, "to the second room", txnId);
+      expect(inSecond).not.to.equal(inFirst);
+      const otherType = await api.put<{ event_id: string }>(`${room(first)}/send/org.example.custom/${txnId}`, { body: "another type" }, { token: alice.access_token });
+      expect(otherType.status).to.equal(200);
+      expect(otherType.body.event_id).not.to.equal(inFirst);
+      // A retry of each request still answers its own first event.
+      expect(await sendText(api, alice, second, "to the second room", txnId)).to.equal(inSecond);
+      expect(await sendText(api, alice, first, "to the first room", txnId)).to.equal(inFirst);
+      for (const [roomId, body] of [
+        [first, "to the first room"],
+        [second, "to the second room"],
+      ] as const) {
+        const page = await api.get<{ chunk: Array<Record<string, any>> }>(`${room(roomId)}/messages?dir=b&limit=50`, { token: alice.access_token });
+        expect(page.body.chunk.filter((e) => e.type === "m.room.message").map((e) => e.content.body)).to.deep.equal([body]);
+      }
+    });
+
+    it("scopes redaction transaction IDs per target event", async () => {
+      const roomId = await createRoom(api, alice);
+      const [a, b] = [await sendText(api, alice, roomId, "a"), await sendText(api, alice, roomId, "b")];
+      const txnId = nextTxnId();
+      const first = await api.put<{ event_id: string }>(`${room(roomId)}/redact/${encodeURIComponent(a)}/${txnId}`, {}, { token: alice.access_token });
+      const second = await api.put<{ event_id: string }>(`${room(roomId)}/redact/${encodeURIComponent(b)}/${txnId}`, {}, { token: alice.access_token });
+      expect(second.body.event_id).not.to.equal(first.body.event_id);
+      const retry = await api.put<{ event_id: string }>(`${room(roomId)}/redact/${encodeURIComponent(b)}/${txnId}`, {}, { token: alice.access_token });
+      expect(retry.body.event_id).to.equal(second.body.event_id);
+      for (const target of [a, b]) {
+        const fetched = await api.get<Record<string, any>>(`${room(roomId)}/event/${encodeURIComponent(target)}`, { token: alice.access_token });
+        expect(fetched.body.content, target).to.deep.equal({});
+      }
+    });
+
     it("shows the transaction ID only to the sending device", async () => {
       const roomId = await createRoom(api, alice, { preset: "public_chat" });
       await join(api, bob, roomId);
@@ -161,7 +197,15 @@ describe("rooms (real server process)", function () {
       const roomId = await createRoom(api, alice, { preset: "public_chat" });
       await join(api, bob, roomId);
       const eventId = await sendText(api, alice, roomId, "mine");
-      await api.put(`${room(roomId)}/redact/${encodeURIComponent(eventId)}/${nextTxnId()}`, {}, { token: bob.access_token });
+      const denied = await api.put(`${room(roomId)}/redact/${encodeURIComponent(eventId)}/${nextTxnId()}`, {}, { token: bob.access_token });
+      expect(denied.status).to.equal(403);
+      expect(denied.body).to.include({ errcode: "M_FORBIDDEN" });
+      const unknown = await api.put(`${room(roomId)}/redact/${encodeURIComponent(`$${"A".repeat(43)}`)}/${nextTxnId()}`, {}, { token: bob.access_token });
+      expect(unknown.status).to.equal(404);
+      expect(unknown.body).to.include({ errcode: "M_NOT_FOUND" });
+      // Nothing was stored for the refused redactions.
+      const page = await api.get<{ chunk: Array<Record<string, any>> }>(`${room(roomId)}/messages?dir=b&limit=50`, { token: alice.access_token });
+      expect(page.body.chunk.filter((e) => e.type === "m.room.redaction")).to.deep.equal([]);
       const fetched = await api.get<Record<string, any>>(`${room(roomId)}/event/${encodeURIComponent(eventId)}`, { token: alice.access_token });
       expect(fetched.body.content.body).to.equal("mine");
     });

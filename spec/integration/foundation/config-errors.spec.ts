@@ -45,6 +45,18 @@ describe("configuration errors (real server process)", function () {
     expectOneLineError(server, /"limits\.max_json_body_bytes" must be of type integer/);
   });
 
+  it("rejects a server_name that is not a Matrix server name", async () => {
+    const server = await startServer({ config: { server_name: "bad name:99999999" }, expectExit: true });
+    expect((await server.exited).code).to.equal(2);
+    expectOneLineError(server, /server_name "bad name:99999999" is not a valid Matrix server name/);
+  });
+
+  it("rejects a client base URL that is not a URL", async () => {
+    const server = await startServer({ config: { well_known: { client_base_url: "https://exa mple.org" } }, expectExit: true });
+    expect((await server.exited).code).to.equal(2);
+    expectOneLineError(server, /client base URL "https:\/\/exa mple\.org" is not a valid URL/);
+  });
+
   it("reports an unreachable database in one line saying what to fix", async () => {
     const server = await startServer({ env: { DATABASE_URL: "postgres://nobody@127.0.0.1:1/myelin" }, expectExit: true });
     expect((await server.exited).code).to.equal(3);

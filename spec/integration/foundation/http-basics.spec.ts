@@ -71,6 +71,22 @@ describe("HTTP skeleton (real server process)", function () {
     expect(fed.body["m.server"]).to.equal("localhost:0");
   });
 
+  it("builds the .well-known defaults from the host of a server_name that has a port", async function () {
+    this.timeout(60_000);
+    const withPort = await startServer({ config: { server_name: "127.0.0.1:38448" } });
+    try {
+      const other = new TestClient(withPort.baseUrl);
+      const client = await other.get<{ "m.homeserver": { base_url: string } }>("/.well-known/matrix/client", { unspecified: true });
+      // The listener binds port 0 (any free port); the default names the configured port.
+      expect(client.body["m.homeserver"].base_url).to.equal("http://127.0.0.1:0");
+      expect(() => new URL(client.body["m.homeserver"].base_url)).not.to.throw();
+      const fed = await other.get<{ "m.server": string }>("/.well-known/matrix/server", { unspecified: true });
+      expect(fed.body["m.server"]).to.equal("127.0.0.1:0");
+    } finally {
+      await withPort.stop();
+    }
+  });
+
   it("reports liveness and readiness with PostgreSQL and Redis reachable", async () => {
     expect((await api.get("/health", { unspecified: true })).body).to.deep.equal({ status: "ok" });
     const ready = await api.get("/ready", { unspecified: true });
