@@ -2,8 +2,8 @@
 // by the HTTP client API and the WebSocket stream (the composition root,
 // server/main.ts, builds them; nothing here is a singleton).
 import type { Redis } from "ioredis";
-import type { Signer } from "./rooms/append-event.ts";
-import { createRoomService, type RoomService } from "./rooms/room-service.ts";
+import type { Signer } from "./rooms/events/build-local.ts";
+import { createRoomService, membershipChangesOf, type RoomService } from "./rooms/room-service.ts";
 import type { Database } from "./storage/database.ts";
 import type { Notifier } from "./sync/notifier.ts";
 import { createPresence, type Presence } from "./sync/presence.ts";
@@ -23,7 +23,15 @@ export interface RoomServices {
 
 export function createRoomServices(deps: { db: Database; redis: Redis; notifier: Notifier; signer: Signer; presenceEnabled?: boolean }): RoomServices {
   const { db, redis, notifier, signer } = deps;
-  const rooms = createRoomService({ db, signer, notifier });
+  // After COMMIT: wake syncs and sockets in every process; membership changes also wake the affected users.
+  const rooms = createRoomService({
+    db,
+    signer,
+    afterCommit: async (committed) => {
+      const userIds = membershipChangesOf(committed);
+      await notifier.notify({ position: committed.position, roomId: committed.roomId, ...(userIds.length > 0 ? { userIds } : {}) });
+    },
+  });
   const streams = createStreamWriter(db, notifier);
   const typing = createTyping(redis, streams);
   const markers = createReadMarkers({ db, streams, typing });

@@ -6,7 +6,7 @@ import { createUia } from "../auth/uia.ts";
 import type { HomeserverConfig } from "../config/schema.ts";
 import { byRequesterOrAddress, createRateLimiter } from "../http/rate-limit.ts";
 import type { RouteTable } from "../http/route-table.ts";
-import type { Signer } from "../rooms/append-event.ts";
+import type { Signer } from "../rooms/events/build-local.ts";
 import { leaveAllRooms } from "../rooms/leave-all.ts";
 import type { RoomServices } from "../services.ts";
 import type { Database } from "../storage/database.ts";

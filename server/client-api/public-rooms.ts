@@ -12,7 +12,7 @@ import { isValidServerName } from "../protocol/identifiers.ts";
 import { isJsonObject } from "../protocol/json.ts";
 import { parsePowerLevels, requiredPowerForEvent, userPowerLevel } from "../protocol/power-levels.ts";
 import { getRoomVersion } from "../protocol/room-versions.ts";
-import { authState } from "../rooms/append-event.ts";
+import { authState } from "../rooms/events/auth-state.ts";
 import { publishedRoomChunk } from "../rooms/room-summary.ts";
 import type { Database } from "../storage/database.ts";
 import { isRoomPublished, publishedRoomsPage, setRoomPublished, type DirectoryQuery } from "../storage/public-rooms.ts";

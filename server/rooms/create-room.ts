@@ -9,11 +9,10 @@ import { signEvent } from "../protocol/hashes.ts";
 import { isValidUserId } from "../protocol/identifiers.ts";
 import { isJsonObject, type JsonObject } from "../protocol/json.ts";
 import { DEFAULT_ROOM_VERSION, getRoomVersion, type RoomVersion } from "../protocol/room-versions.ts";
-import type { Database, Queryable } from "../storage/database.ts";
 import { insertAlias } from "../storage/aliases.ts";
-import { insertRoom, lockRoom } from "../storage/state.ts";
-import { appendCreateEvent, appendEvent, commitAppended, type Appended, type EventDraft, type Signer } from "./append-event.ts";
-import type { RoomService } from "./room-service.ts";
+import { insertRoom } from "../storage/state.ts";
+import { persistCreateEvent, type EventDraft, type Signer } from "./events/build-local.ts";
+import type { RoomService, RoomWrite } from "./room-service.ts";
 
 export type Preset = "private_chat" | "public_chat" | "trusted_private_chat";
 
@@ -38,7 +37,6 @@ export interface CreateRoomRequest {
 }
 
 export interface CreateRoomDeps {
-  db: Database;
   signer: Signer;
   rooms: RoomService;
 }
@@ -72,26 +70,21 @@ function defaultPowerLevels(req: CreateRoomRequest, version: RoomVersion, preset
 }
 
 export async function createRoom(deps: CreateRoomDeps, req: CreateRoomRequest): Promise<{ roomId: string; position: number }> {
-  const outcome = await deps.db.transaction(async (tx) => {
-    const built = await buildRoom(tx, deps.signer, req, Date.now());
-    return { ...built, position: await commitAppended(tx, built.version, built.appended) };
-  });
-  await deps.rooms.announce(outcome.roomId, outcome.position, outcome.appended);
-  return { roomId: outcome.roomId, position: outcome.position };
+  const { value, committed } = await deps.rooms.write((w) => buildRoom(w, deps.signer, req));
+  return { roomId: value.roomId, position: committed[0]?.position ?? 0 };
 }
 
 export interface BuiltRoom {
   roomId: string;
   version: RoomVersion;
-  appended: Appended[];
 }
 
 /**
- * Writes a new room's events inside the caller's transaction. The caller
- * commits them (`commitAppended`) and announces them after COMMIT, so an
- * upgrade can create the new room and tombstone the old one atomically.
+ * Writes a new room's events as part of the caller's write, so an upgrade
+ * can create the new room and tombstone the old one atomically.
  */
-export async function buildRoom(tx: Queryable, signer: Signer, req: CreateRoomRequest, now: number): Promise<BuiltRoom> {
+export async function buildRoom(w: RoomWrite, signer: Signer, req: CreateRoomRequest): Promise<BuiltRoom> {
+  const now = w.now;
   const versionId = req.roomVersion ?? DEFAULT_ROOM_VERSION;
   const version = getRoomVersion(versionId);
   if (!version) throw new MatrixError(400, "M_UNSUPPORTED_ROOM_VERSION", `Room version ${versionId} is not supported`);
@@ -132,10 +125,12 @@ export async function buildRoom(tx: Queryable, signer: Signer, req: CreateRoomRe
     if (err instanceof ProtocolError) throw badJson(`creation_content: ${err.message}`);
     throw err;
   }
-  await insertRoom(tx, { roomId, version: version.id, creator: req.creator, isPublic: req.visibility === "public", now });
-  await lockRoom(tx, roomId);
-  const appended: Appended[] = [await appendCreateEvent(tx, parsePdu(createPdu, version), version)];
-  const add = async (draft: EventDraft) => appended.push(await appendEvent(tx, signer, roomId, version, draft, now));
+  await insertRoom(w.tx, { roomId, version: version.id, creator: req.creator, isPublic: req.visibility === "public", now });
+  await w.lock(roomId);
+  w.record(roomId, version, await persistCreateEvent(w.tx, parsePdu(createPdu, version), version));
+  const add = async (draft: EventDraft) => {
+    await w.appendLocal(roomId, version, draft);
+  };
 
   const member: JsonObject = { membership: "join" };
   if (req.creatorProfile.displayname !== null) member.displayname = req.creatorProfile.displayname;
@@ -146,7 +141,7 @@ export async function buildRoom(tx: Queryable, signer: Signer, req: CreateRoomRe
   await add({ type: "m.room.power_levels", stateKey: "", sender: req.creator, content: powerLevels });
 
   if (alias !== undefined) {
-    if (!(await insertAlias(tx, alias, roomId, req.creator))) throw new MatrixError(400, "M_ROOM_IN_USE", "Room alias already taken");
+    if (!(await insertAlias(w.tx, alias, roomId, req.creator))) throw new MatrixError(400, "M_ROOM_IN_USE", "Room alias already taken");
     await add({ type: "m.room.canonical_alias", stateKey: "", sender: req.creator, content: { alias } });
   }
 
@@ -170,5 +165,5 @@ export async function buildRoom(tx: Queryable, signer: Signer, req: CreateRoomRe
     if (req.isDirect) content.is_direct = true;
     await add({ type: "m.room.member", stateKey: invitee, sender: req.creator, content });
   }
-  return { roomId, version, appended };
+  return { roomId, version };
 }

@@ -1,20 +1,34 @@
-// Room operations shared by the client API (and later federation and the
-// admin CLI): sending events with transaction-ID idempotency, and room
-// creation. Each operation is one transaction under the room's lock; waiters
-// are notified after COMMIT.
+// Room writes shared by the client API, federation and the admin CLI. Every
+// write is one transaction: rooms are locked as they are touched, events are
+// appended through the event pipeline (server/rooms/events/), stream
+// positions are assigned at the end (commitAppended), and after COMMIT the
+// after-commit port (filled by the composition root: sync wake-ups, later the
+// federation sender and jobs) hears of each room's new events.
 import { forbidden, MatrixError } from "../errors/matrix-error.ts";
+import type { RoomEvent } from "../protocol/events.ts";
 import type { JsonObject } from "../protocol/json.ts";
 import { getRoomVersion, type RoomVersion } from "../protocol/room-versions.ts";
 import type { Database, Queryable } from "../storage/database.ts";
 import { findTxnEvent, insertTxnEvent, type TxnKey } from "../storage/events.ts";
 import { getRoomVersionId, lockRoom, roomMembers } from "../storage/state.ts";
-import type { Notifier } from "../sync/notifier.ts";
-import { appendEvent, commitAppended, type Appended, type EventDraft, type Signer } from "./append-event.ts";
+import { appendLocalEvent, type EventDraft, type Signer } from "./events/build-local.ts";
+import { commitAppended } from "./events/commit.ts";
+import { ingestEvent, ingestOutlier, type IngestOptions } from "./events/ingest.ts";
+import type { Appended } from "./events/persist.ts";
+
+/** What one committed write did to one room. */
+export interface CommittedRoom {
+  roomId: string;
+  position: number;
+  appended: readonly Appended[];
+}
+
+export type AfterCommit = (committed: CommittedRoom) => Promise<void>;
 
 export interface RoomServiceDeps {
   db: Database;
   signer: Signer;
-  notifier: Notifier;
+  afterCommit: AfterCommit;
 }
 
 export interface SendResult {
@@ -35,6 +49,24 @@ export const txnEndpoint = {
   redact: (roomId: string, eventId: string) => `redact ${roomId} ${eventId}`,
 };
 
+/** The handle a write gets inside its transaction. */
+export interface RoomWrite {
+  readonly tx: Queryable;
+  readonly now: number;
+  /** Serialises writers of the room until COMMIT (pg advisory lock). */
+  lock(roomId: string): Promise<void>;
+  /** Builds, checks and persists a local event in a locked room; 403 if the auth rules refuse it. */
+  appendLocal(roomId: string, version: RoomVersion, draft: EventDraft): Promise<Appended>;
+  /** Checks and persists an event built elsewhere (federation) in a locked room; undefined when already held. */
+  ingest(version: RoomVersion, event: RoomEvent, options?: IngestOptions): Promise<Appended | undefined>;
+  /** Stores an event without a place in the DAG (auth chain, state from a join). */
+  ingestOutlier(version: RoomVersion, event: RoomEvent): Promise<Appended | undefined>;
+  /** Hands events persisted by other pipeline entry points (the create event) to the commit. */
+  record(roomId: string, version: RoomVersion, appended: Appended): void;
+  /** Commits a room's events now rather than at the end, to order it before other rooms of the write. */
+  commit(roomId: string): Promise<number | undefined>;
+}
+
 export function createRoomService(deps: RoomServiceDeps) {
   const versions = new Map<string, RoomVersion>();
 
@@ -50,10 +82,48 @@ export function createRoomService(deps: RoomServiceDeps) {
     return version;
   }
 
-  /** Tells waiters in every process; membership changes also wake the affected user. */
-  async function announce(roomId: string, position: number, appended: readonly Appended[]): Promise<void> {
-    const userIds = appended.filter((a) => a.event.type === "m.room.member" && a.event.stateKey !== undefined).map((a) => a.event.stateKey!);
-    await deps.notifier.notify({ position, roomId, ...(userIds.length > 0 ? { userIds } : {}) });
+  /** Runs `work` in one transaction and commits every room it appended to, then tells the after-commit port. */
+  async function write<T>(work: (w: RoomWrite) => Promise<T>): Promise<{ value: T; committed: CommittedRoom[] }> {
+    const outcome = await deps.db.transaction(async (tx) => {
+      const pending = new Map<string, { version: RoomVersion; appended: Appended[] }>();
+      const committed: CommittedRoom[] = [];
+      const commit = async (roomId: string): Promise<number | undefined> => {
+        const entry = pending.get(roomId);
+        if (!entry) return undefined;
+        pending.delete(roomId);
+        const position = await commitAppended(tx, entry.version, entry.appended);
+        if (position !== undefined) committed.push({ roomId, position, appended: entry.appended });
+        return position;
+      };
+      const record = (roomId: string, version: RoomVersion, appended: Appended) => {
+        const entry = pending.get(roomId) ?? { version, appended: [] };
+        entry.appended.push(appended);
+        pending.set(roomId, entry);
+      };
+      const w: RoomWrite = {
+        tx,
+        now: Date.now(),
+        lock: (roomId) => lockRoom(tx, roomId),
+        async appendLocal(roomId, version, draft) {
+          const appended = await appendLocalEvent(tx, deps.signer, roomId, version, draft, w.now);
+          record(roomId, version, appended);
+          return appended;
+        },
+        async ingest(version, event, options) {
+          const appended = await ingestEvent(tx, version, event, options);
+          if (appended) record(event.roomId, version, appended);
+          return appended;
+        },
+        ingestOutlier: (version, event) => ingestOutlier(tx, version, event),
+        record,
+        commit,
+      };
+      const value = await work(w);
+      for (const roomId of [...pending.keys()]) await commit(roomId);
+      return { value, committed };
+    });
+    for (const room of outcome.committed) await deps.afterCommit(room);
+    return outcome;
   }
 
   /**
@@ -62,32 +132,33 @@ export function createRoomService(deps: RoomServiceDeps) {
    * instead of sending again (spec: "Transaction identifiers").
    */
   async function send(roomId: string, drafts: readonly EventDraft[], txn?: TxnScope): Promise<SendResult> {
-    const now = Date.now();
-    const outcome = await deps.db.transaction(async (tx) => {
-      await lockRoom(tx, roomId);
+    const { value, committed } = await write(async (w) => {
+      await w.lock(roomId);
       if (txn) {
-        const previous = await findTxnEvent(tx, txn);
-        if (previous) return { eventId: previous, position: 0, appended: [] as Appended[] };
+        const previous = await findTxnEvent(w.tx, txn);
+        if (previous) return previous;
       }
-      const version = await roomVersion(tx, roomId);
-      const appended: Appended[] = [];
-      for (const draft of drafts) appended.push(await appendEvent(tx, deps.signer, roomId, version, draft, now));
-      const position = await commitAppended(tx, version, appended);
-      const last = appended[appended.length - 1]!;
-      if (txn) await insertTxnEvent(tx, txn, last.event.eventId, now);
-      return { eventId: last.event.eventId, position, appended };
+      const version = await roomVersion(w.tx, roomId);
+      let last: Appended | undefined;
+      for (const draft of drafts) last = await w.appendLocal(roomId, version, draft);
+      if (txn) await insertTxnEvent(w.tx, txn, last!.event.eventId, w.now);
+      return last!.event.eventId;
     });
-    if (outcome.appended.length > 0) await announce(roomId, outcome.position, outcome.appended);
-    return { eventId: outcome.eventId, position: outcome.position };
+    return { eventId: value, position: committed[0]?.position ?? 0 };
   }
 
   async function joinedMembers(q: Queryable, roomId: string): Promise<string[]> {
     return (await roomMembers(q, roomId, "join")).map((m) => m.userId);
   }
 
-  return { roomVersion, send, announce, joinedMembers };
+  return { roomVersion, write, send, joinedMembers };
 }
 
 export type RoomService = ReturnType<typeof createRoomService>;
 
-export type { EventDraft, JsonObject };
+/** Users whose membership a committed write changed, directly or through state resolution. */
+export function membershipChangesOf(committed: CommittedRoom): string[] {
+  return [...new Set(committed.appended.flatMap((a) => a.stateChanges.filter((c) => c.type === "m.room.member").map((c) => c.stateKey)))];
+}
+
+export type { EventDraft, JsonObject, Signer };

@@ -20,13 +20,14 @@ import { redactEvent } from "../protocol/redaction.ts";
 import { getRoomVersion, type RoomVersion } from "../protocol/room-versions.ts";
 import { getProfile } from "../storage/accounts.ts";
 import { moveAliases } from "../storage/aliases.ts";
-import type { Database, Queryable } from "../storage/database.ts";
+import type { Database } from "../storage/database.ts";
 import { getEventsByNids, type StoredEvent } from "../storage/events.ts";
 import { isRoomPublished, setRoomPublished, spaceChildEventNids } from "../storage/public-rooms.ts";
-import { getRoomVersionId, lockRoom, membershipOf, roomMembers } from "../storage/state.ts";
-import { appendEvent, authState, commitAppended, type Appended, type EventDraft, type Signer } from "./append-event.ts";
+import { getRoomVersionId, membershipOf, roomMembers } from "../storage/state.ts";
 import { buildRoom } from "./create-room.ts";
-import type { RoomService } from "./room-service.ts";
+import { authState } from "./events/auth-state.ts";
+import type { EventDraft, Signer } from "./events/build-local.ts";
+import type { RoomService, RoomWrite } from "./room-service.ts";
 import { currentStateEvents } from "./room-state.ts";
 import { pduOf } from "./stored-event.ts";
 
@@ -117,13 +118,12 @@ function withoutUsers(pl: JsonObject, userIds: readonly string[]): JsonObject {
 }
 
 /** Appends an event the upgrade can do without (as Synapse only logs these failures): a refusal skips it. */
-async function tryAppend(tx: Queryable, signer: Signer, roomId: string, version: RoomVersion, draft: EventDraft, now: number): Promise<Appended | undefined> {
+async function tryAppend(w: RoomWrite, roomId: string, version: RoomVersion, draft: EventDraft): Promise<void> {
   try {
-    return await appendEvent(tx, signer, roomId, version, draft, now);
+    await w.appendLocal(roomId, version, draft);
   } catch (err) {
     // Auth refusals happen before anything is written, so the transaction stays usable.
-    if (err instanceof MatrixError && err.status === 403) return undefined;
-    throw err;
+    if (!(err instanceof MatrixError && err.status === 403)) throw err;
   }
 }
 
@@ -136,11 +136,11 @@ export async function upgradeRoom(deps: UpgradeRoomDeps, req: UpgradeRoomRequest
   for (const id of additionalCreators) if (!isValidUserId(id)) throw new MatrixError(400, "M_INVALID_PARAM", `Invalid user ID ${id}`);
   if ((await getRoomVersionId(db, req.roomId)) === undefined) throw notFound(`Unknown room ${req.roomId}`);
   const profile = (await getProfile(db, req.userId)) ?? { displayname: null, avatarUrl: null };
-  const now = Date.now();
   const upgrader = req.userId;
 
-  const outcome = await db.transaction(async (tx) => {
-    await lockRoom(tx, req.roomId);
+  const { value: newRoomId } = await rooms.write(async (w) => {
+    const tx = w.tx;
+    await w.lock(req.roomId);
     const oldVersion = await rooms.roomVersion(tx, req.roomId);
     if ((await membershipOf(tx, req.roomId, upgrader))?.membership !== "join") throw forbidden("You are not in the room");
 
@@ -197,12 +197,14 @@ export async function upgradeRoom(deps: UpgradeRoomDeps, req: UpgradeRoomRequest
       }
     }
 
-    const oldAppended: Appended[] = [];
     const tombstone = async (replacement: string) => {
-      oldAppended.push(
-        await appendEvent(tx, signer, req.roomId, oldVersion, { type: "m.room.tombstone", stateKey: "", sender: upgrader, content: { body: TOMBSTONE_BODY, replacement_room: replacement } }, now),
-      );
-      return oldAppended[oldAppended.length - 1]!.event.eventId;
+      const appended = await w.appendLocal(req.roomId, oldVersion, {
+        type: "m.room.tombstone",
+        stateKey: "",
+        sender: upgrader,
+        content: { body: TOMBSTONE_BODY, replacement_room: replacement },
+      });
+      return appended.event.eventId;
     };
     // Before v12 the new room's ID is ours to choose, so the tombstone comes
     // first and the predecessor can name it; from v12 the room ID is the create
@@ -216,7 +218,7 @@ export async function upgradeRoom(deps: UpgradeRoomDeps, req: UpgradeRoomRequest
 
     const wasPublished = (await isRoomPublished(tx, req.roomId)) === true;
     const built = await buildRoom(
-      tx,
+      w,
       signer,
       {
         creator: upgrader,
@@ -235,19 +237,11 @@ export async function upgradeRoom(deps: UpgradeRoomDeps, req: UpgradeRoomRequest
         ...(presetRoomId !== undefined ? { roomId: presetRoomId } : {}),
         ...(initialPl !== undefined ? { powerLevelContent: initialPl } : {}),
       },
-      now,
     );
     const newRoomId = built.roomId;
-    const newAppended = built.appended;
     if (newVersion.roomIdFromCreateEvent) await tombstone(newRoomId);
-    const addNew = async (draft: EventDraft) => {
-      const appended = await tryAppend(tx, signer, newRoomId, newVersion, draft, now);
-      if (appended) newAppended.push(appended);
-    };
-    const addOld = async (draft: EventDraft) => {
-      const appended = await tryAppend(tx, signer, req.roomId, oldVersion, draft, now);
-      if (appended) oldAppended.push(appended);
-    };
+    const addNew = (draft: EventDraft) => tryAppend(w, newRoomId, newVersion, draft);
+    const addOld = (draft: EventDraft) => tryAppend(w, req.roomId, oldVersion, draft);
 
     // Banned users stay banned.
     const bans = await roomMembers(tx, req.roomId, "ban");
@@ -300,11 +294,9 @@ export async function upgradeRoom(deps: UpgradeRoomDeps, req: UpgradeRoomRequest
     // The directory lists the new room instead of the old one.
     if (wasPublished) await setRoomPublished(tx, req.roomId, false);
 
-    const newPosition = await commitAppended(tx, newVersion, newAppended);
-    const oldPosition = await commitAppended(tx, oldVersion, oldAppended);
-    return { newRoomId, newAppended, newPosition, oldAppended, oldPosition };
+    // The new room is committed first, so a client that sees the tombstone can already see the room.
+    await w.commit(newRoomId);
+    return newRoomId;
   });
-  await rooms.announce(outcome.newRoomId, outcome.newPosition, outcome.newAppended);
-  await rooms.announce(req.roomId, outcome.oldPosition, outcome.oldAppended);
-  return outcome.newRoomId;
+  return newRoomId;
 }

@@ -12,13 +12,16 @@ export interface StoredEvent {
   depth: number;
   streamOrdering: number | null;
   stateGroupBefore: number | null;
+  stateGroupAfter: number | null;
   rejectedReason: string | null;
   redactedBy: string | null;
+  outlier: boolean;
+  softFailed: boolean;
   pdu: string;
 }
 
 const COLUMNS = `event_nid, event_id, room_id, type, state_key, sender, origin_server_ts, depth, stream_ordering,
-  state_group_before, rejected_reason, redacted_by, pdu`;
+  state_group_before, state_group_after, rejected_reason, redacted_by, outlier, soft_failed, pdu`;
 
 interface EventRow {
   event_nid: number;
@@ -31,8 +34,11 @@ interface EventRow {
   depth: number;
   stream_ordering: number | null;
   state_group_before: number | null;
+  state_group_after: number | null;
   rejected_reason: string | null;
   redacted_by: string | null;
+  outlier: boolean;
+  soft_failed: boolean;
   pdu: string;
 }
 
@@ -48,8 +54,11 @@ function fromRow(r: EventRow): StoredEvent {
     depth: r.depth,
     streamOrdering: r.stream_ordering,
     stateGroupBefore: r.state_group_before,
+    stateGroupAfter: r.state_group_after,
     rejectedReason: r.rejected_reason,
     redactedBy: r.redacted_by,
+    outlier: r.outlier,
+    softFailed: r.soft_failed,
     pdu: r.pdu,
   };
 }
@@ -63,18 +72,43 @@ export interface NewEvent {
   originServerTs: number;
   depth: number;
   stateGroupBefore: number | null;
+  stateGroupAfter: number | null;
+  rejectedReason: string | null;
+  outlier: boolean;
+  softFailed: boolean;
   pdu: string;
   prevEventIds: readonly string[];
   authEventIds: readonly string[];
 }
 
+/** Stores an event and its DAG edges. An outlier held already is replaced in place (it is being given its place in the DAG). */
 export async function insertEvent(q: Queryable, event: NewEvent): Promise<number> {
   const { rows } = await q.query<{ event_nid: number }>(
-    `INSERT INTO events (event_id, room_id, type, state_key, sender, origin_server_ts, depth, state_group_before, pdu)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING event_nid`,
-    [event.eventId, event.roomId, event.type, event.stateKey ?? null, event.sender, event.originServerTs, event.depth, event.stateGroupBefore, event.pdu],
+    `INSERT INTO events (event_id, room_id, type, state_key, sender, origin_server_ts, depth, state_group_before, state_group_after,
+                         rejected_reason, outlier, soft_failed, pdu)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+     ON CONFLICT (event_id) DO UPDATE SET state_group_before = EXCLUDED.state_group_before, state_group_after = EXCLUDED.state_group_after,
+       rejected_reason = EXCLUDED.rejected_reason, outlier = EXCLUDED.outlier, soft_failed = EXCLUDED.soft_failed
+       WHERE events.outlier
+     RETURNING event_nid`,
+    [
+      event.eventId,
+      event.roomId,
+      event.type,
+      event.stateKey ?? null,
+      event.sender,
+      event.originServerTs,
+      event.depth,
+      event.stateGroupBefore,
+      event.stateGroupAfter,
+      event.rejectedReason,
+      event.outlier,
+      event.softFailed,
+      event.pdu,
+    ],
   );
-  const nid = rows[0]!.event_nid;
+  const nid = rows[0]?.event_nid;
+  if (nid === undefined) throw new Error(`event ${event.eventId} is already stored`);
   if (event.prevEventIds.length > 0) {
     await q.query(`INSERT INTO event_edges (event_nid, prev_event_id) SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING`, [nid, event.prevEventIds]);
   }
@@ -96,15 +130,54 @@ export async function getEventsByNids(q: Queryable, nids: readonly number[]): Pr
   return new Map(rows.map((r) => [r.event_nid, fromRow(r)]));
 }
 
+/** Which of `eventIds` we hold as rejected. */
+export async function rejectedEventIds(q: Queryable, eventIds: readonly string[]): Promise<Set<string>> {
+  if (eventIds.length === 0) return new Set();
+  const { rows } = await q.query<{ event_id: string }>(`SELECT event_id FROM events WHERE event_id = ANY($1::text[]) AND rejected_reason IS NOT NULL`, [eventIds]);
+  return new Set(rows.map((r) => r.event_id));
+}
+
+export async function setStateGroupAfter(q: Queryable, nid: number, group: number): Promise<void> {
+  await q.query(`UPDATE events SET state_group_after = $2 WHERE event_nid = $1`, [nid, group]);
+}
+
 export async function getForwardExtremities(q: Queryable, roomId: string): Promise<string[]> {
   const { rows } = await q.query<{ event_id: string }>(`SELECT event_id FROM room_forward_extremities WHERE room_id = $1`, [roomId]);
   return rows.map((r) => r.event_id);
 }
 
-/** The new event replaces the extremities it points at. */
-export async function advanceForwardExtremities(q: Queryable, roomId: string, eventId: string, prevEventIds: readonly string[]): Promise<void> {
+/** A new forward extremity replaces the extremities it points at. */
+export async function advanceForwardExtremities(q: Queryable, roomId: string, eventId: string | undefined, prevEventIds: readonly string[]): Promise<void> {
   await q.query(`DELETE FROM room_forward_extremities WHERE room_id = $1 AND event_id = ANY($2::text[])`, [roomId, prevEventIds]);
-  await q.query(`INSERT INTO room_forward_extremities (room_id, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`, [roomId, eventId]);
+  if (eventId !== undefined) await q.query(`INSERT INTO room_forward_extremities (room_id, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`, [roomId, eventId]);
+}
+
+/**
+ * Which of `eventIds` are already named as a prev_event by a timeline event
+ * of ours (accepted or soft-failed, not an outlier): those are not forward
+ * extremities even when they arrive late.
+ */
+export async function eventsWithChildren(q: Queryable, eventIds: readonly string[]): Promise<Set<string>> {
+  if (eventIds.length === 0) return new Set();
+  const { rows } = await q.query<{ prev_event_id: string }>(
+    `SELECT DISTINCT ed.prev_event_id FROM event_edges ed JOIN events e ON e.event_nid = ed.event_nid
+      WHERE ed.prev_event_id = ANY($1::text[]) AND NOT e.outlier AND e.rejected_reason IS NULL`,
+    [eventIds],
+  );
+  return new Set(rows.map((r) => r.prev_event_id));
+}
+
+/** The event is now held in the timeline; the prev_events we lack become backward extremities. */
+export async function updateBackwardExtremities(q: Queryable, roomId: string, eventId: string, missingPrevIds: readonly string[]): Promise<void> {
+  await q.query(`DELETE FROM room_backward_extremities WHERE room_id = $1 AND event_id = $2`, [roomId, eventId]);
+  if (missingPrevIds.length > 0) {
+    await q.query(`INSERT INTO room_backward_extremities (room_id, event_id) SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING`, [roomId, missingPrevIds]);
+  }
+}
+
+export async function getBackwardExtremities(q: Queryable, roomId: string): Promise<string[]> {
+  const { rows } = await q.query<{ event_id: string }>(`SELECT event_id FROM room_backward_extremities WHERE room_id = $1`, [roomId]);
+  return rows.map((r) => r.event_id);
 }
 
 /**

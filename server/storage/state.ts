@@ -12,6 +12,13 @@ export interface StateEntry {
   eventNid: number;
 }
 
+/** A change to a snapshot or to current state: `eventNid` null removes the key (possible after state resolution). */
+export interface StateChange {
+  type: string;
+  stateKey: string;
+  eventNid: number | null;
+}
+
 export type StateKeyFilter = ReadonlyArray<readonly [type: string, stateKey: string]>;
 
 const CHAIN_CTE = `
@@ -50,25 +57,49 @@ export async function stateAtGroups(q: Queryable, groups: readonly number[], key
   return out;
 }
 
+/** Like stateAtGroups, with each entry's event ID (state resolution works on IDs). */
+export async function stateIdsAtGroups(q: Queryable, groups: readonly number[]): Promise<Map<number, Array<StateEntry & { eventId: string }>>> {
+  const out = new Map<number, Array<StateEntry & { eventId: string }>>(groups.map((g) => [g, []]));
+  if (groups.length === 0) return out;
+  const { rows } = await q.query<{ origin: number; type: string; state_key: string; event_nid: number; event_id: string }>(
+    `${CHAIN_CTE}
+     SELECT s.origin, s.type, s.state_key, s.event_nid, ev.event_id FROM (
+       SELECT DISTINCT ON (c.origin, e.type, e.state_key) c.origin, e.type, e.state_key, e.event_nid
+         FROM chain c JOIN state_group_entries e ON e.state_group = c.sg
+        ORDER BY c.origin, e.type, e.state_key, c.dist) s
+     JOIN events ev ON ev.event_nid = s.event_nid`,
+    [groups],
+  );
+  for (const r of rows) out.get(r.origin)!.push({ type: r.type, stateKey: r.state_key, eventNid: r.event_nid, eventId: r.event_id });
+  return out;
+}
+
 /**
  * A new snapshot = `prev` with `changes` applied. Written as a delta unless
  * the chain would exceed MAX_DELTA_CHAIN, then as a full snapshot.
  */
-export async function createStateGroup(q: Queryable, roomId: string, prev: number | null, changes: readonly StateEntry[]): Promise<number> {
+export async function createStateGroup(q: Queryable, roomId: string, prev: number | null, changes: readonly StateChange[]): Promise<number> {
   let chainLength = 0;
-  let entries = changes;
+  let entries: readonly StateChange[] = changes;
   let parent = prev;
   if (prev !== null) {
     const { rows } = await q.query<{ chain_length: number }>(`SELECT chain_length FROM state_groups WHERE state_group = $1`, [prev]);
     chainLength = (rows[0]?.chain_length ?? 0) + 1;
     if (chainLength > MAX_DELTA_CHAIN) {
-      const full = new Map<string, StateEntry>();
+      const full = new Map<string, StateChange>();
       for (const e of (await stateAtGroups(q, [prev])).get(prev) ?? []) full.set(`${e.type}\u0000${e.stateKey}`, e);
-      for (const e of changes) full.set(`${e.type}\u0000${e.stateKey}`, e);
+      for (const e of changes) {
+        const key = `${e.type}\u0000${e.stateKey}`;
+        if (e.eventNid === null) full.delete(key);
+        else full.set(key, e);
+      }
       entries = [...full.values()];
       parent = null;
       chainLength = 0;
     }
+  } else {
+    // A full snapshot has nothing to remove from.
+    entries = changes.filter((e) => e.eventNid !== null);
   }
   const { rows } = await q.query<{ state_group: number }>(
     `INSERT INTO state_groups (room_id, prev_state_group, chain_length) VALUES ($1, $2, $3) RETURNING state_group`,
@@ -83,6 +114,29 @@ export async function createStateGroup(q: Queryable, roomId: string, prev: numbe
     );
   }
   return group;
+}
+
+/** A snapshot's parent and its own delta entries (removals included), for cheap diffs along a chain. */
+export async function stateGroupDelta(q: Queryable, group: number): Promise<{ prev: number | null; changes: StateChange[] }> {
+  const parent = await q.query<{ prev_state_group: number | null }>(`SELECT prev_state_group FROM state_groups WHERE state_group = $1`, [group]);
+  const { rows } = await q.query<{ type: string; state_key: string; event_nid: number | null }>(
+    `SELECT type, state_key, event_nid FROM state_group_entries WHERE state_group = $1`,
+    [group],
+  );
+  return { prev: parent.rows[0]?.prev_state_group ?? null, changes: rows.map((r) => ({ type: r.type, stateKey: r.state_key, eventNid: r.event_nid })) };
+}
+
+/** The snapshot a resolution of exactly these snapshots gave before, if any. */
+export async function cachedResolution(q: Queryable, roomId: string, inputGroups: readonly number[]): Promise<number | undefined> {
+  const { rows } = await q.query<{ state_group: number }>(`SELECT state_group FROM state_resolutions WHERE room_id = $1 AND input_groups = $2::bigint[]`, [
+    roomId,
+    inputGroups,
+  ]);
+  return rows[0]?.state_group;
+}
+
+export async function cacheResolution(q: Queryable, roomId: string, inputGroups: readonly number[], group: number): Promise<void> {
+  await q.query(`INSERT INTO state_resolutions (room_id, input_groups, state_group) VALUES ($1, $2::bigint[], $3) ON CONFLICT DO NOTHING`, [roomId, inputGroups, group]);
 }
 
 /** Current state entries, all or only the given keys. */
@@ -117,6 +171,33 @@ export async function setCurrentState(q: Queryable, roomId: string, entry: State
   );
 }
 
+export async function deleteCurrentState(q: Queryable, roomId: string, type: string, stateKey: string): Promise<void> {
+  await q.query(`DELETE FROM room_current_state WHERE room_id = $1 AND type = $2 AND state_key = $3`, [roomId, type, stateKey]);
+}
+
+/** Positions the current-state entries (and memberships) a commit changed, once its stream position is known. */
+export async function positionCurrentState(q: Queryable, roomId: string, keys: ReadonlyArray<readonly [string, string]>, streamOrdering: number): Promise<void> {
+  if (keys.length === 0) return;
+  const types = keys.map((k) => k[0]);
+  const stateKeys = keys.map((k) => k[1]);
+  await q.query(
+    `UPDATE room_current_state SET stream_ordering = $4 WHERE room_id = $1 AND (type, state_key) IN (SELECT * FROM unnest($2::text[], $3::text[]))`,
+    [roomId, types, stateKeys, streamOrdering],
+  );
+  const members = keys.filter((k) => k[0] === "m.room.member").map((k) => k[1]);
+  if (members.length > 0) {
+    await q.query(`UPDATE room_memberships SET stream_ordering = $3 WHERE room_id = $1 AND user_id = ANY($2::text[])`, [roomId, members, streamOrdering]);
+  }
+}
+
+export async function setResolvedStateStream(q: Queryable, roomId: string, streamOrdering: number): Promise<void> {
+  await q.query(`UPDATE rooms SET resolved_state_stream = $2 WHERE room_id = $1`, [roomId, streamOrdering]);
+}
+
+export async function deleteMembership(q: Queryable, roomId: string, userId: string): Promise<void> {
+  await q.query(`DELETE FROM room_memberships WHERE room_id = $1 AND user_id = $2`, [roomId, userId]);
+}
+
 export async function setMembership(q: Queryable, roomId: string, userId: string, membership: string, eventNid: number, streamOrdering: number): Promise<void> {
   await q.query(
     `INSERT INTO room_memberships (room_id, user_id, membership, event_nid, stream_ordering) VALUES ($1, $2, $3, $4, $5)
@@ -133,13 +214,20 @@ export interface MembershipRow {
   streamOrdering: number;
 }
 
-/** Rooms a user has any membership in (not forgotten), for sync. */
-export async function membershipsOfUser(q: Queryable, userId: string): Promise<MembershipRow[]> {
-  const { rows } = await q.query<{ room_id: string; membership: string; event_nid: number; stream_ordering: number }>(
-    `SELECT room_id, membership, event_nid, stream_ordering FROM room_memberships WHERE user_id = $1 AND NOT forgotten`,
+/** Rooms a user has any membership in (not forgotten), for sync, with each room's rooms.resolved_state_stream. */
+export async function membershipsOfUser(q: Queryable, userId: string): Promise<Array<MembershipRow & { resolvedStateStream: number }>> {
+  const { rows } = await q.query<{ room_id: string; membership: string; event_nid: number; stream_ordering: number; resolved_state_stream: number }>(
+    `SELECT m.room_id, m.membership, m.event_nid, m.stream_ordering, r.resolved_state_stream
+       FROM room_memberships m JOIN rooms r ON r.room_id = m.room_id WHERE m.user_id = $1 AND NOT m.forgotten`,
     [userId],
   );
-  return rows.map((r) => ({ roomId: r.room_id, membership: r.membership, eventNid: r.event_nid, streamOrdering: r.stream_ordering }));
+  return rows.map((r) => ({
+    roomId: r.room_id,
+    membership: r.membership,
+    eventNid: r.event_nid,
+    streamOrdering: r.stream_ordering,
+    resolvedStateStream: r.resolved_state_stream,
+  }));
 }
 
 export async function membershipOf(q: Queryable, roomId: string, userId: string): Promise<MembershipRow | undefined> {

@@ -93,7 +93,7 @@ export function createSyncEngine(deps: SyncEngineDeps) {
 
   async function joinedRoom(
     req: SyncRequest,
-    membership: MembershipRow,
+    membership: MembershipRow & { resolvedStateStream: number },
     position: number,
     accountData: AccountDataRow[],
     counts: readonly UnreadCount[],
@@ -111,7 +111,10 @@ export function createSyncEngine(deps: SyncEngineDeps) {
     if (fresh) {
       // The state at the start of the timeline; the timeline carries the rest.
       state = timeline.length > 0 ? await stateEventsAtGroup(db, timeline[0]!.stateGroupBefore) : await currentStateEvents(db, roomId);
-    } else if (window.limited) {
+    } else if (window.limited || membership.resolvedStateStream > since!) {
+      // A gap in the timeline, or state that changed through resolution
+      // rather than through a timeline event: the changed current state,
+      // less what the timeline itself carries.
       const inTimeline = new Set(timeline.map((e) => e.eventId));
       const changed = await currentStateChangedSince(db, roomId, since!);
       state = [...(await getEventsByNids(db, changed.map((c) => c.eventNid))).values()].filter((e) => !inTimeline.has(e.eventId));

@@ -7,12 +7,13 @@ import type { RouteTable } from "../../http/route-table.ts";
 import { isJsonObject, type JsonObject } from "../../protocol/json.ts";
 import { createRoom, type CreateRoomDeps, type Preset } from "../../rooms/create-room.ts";
 import { getProfile } from "../../storage/accounts.ts";
+import type { Queryable } from "../../storage/database.ts";
 import { optionalBoolean, optionalString } from "../params.ts";
 import { userIdField } from "./params.ts";
 
 const PRESETS = new Set(["private_chat", "public_chat", "trusted_private_chat"]);
 
-export function registerCreateRoom(table: RouteTable, body: RequestHandler, deps: CreateRoomDeps & { auth: RequestHandler }): void {
+export function registerCreateRoom(table: RouteTable, body: RequestHandler, deps: CreateRoomDeps & { db: Queryable; auth: RequestHandler }): void {
   for (const prefix of ["/_matrix/client/v3", "/_matrix/client/r0"]) {
     table.add("POST", `${prefix}/createRoom`, deps.auth, body, async (req, res) => {
       const me = requester(res.locals);

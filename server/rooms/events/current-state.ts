@@ -1,0 +1,70 @@
+// After an event joins the timeline: the forward extremities move, and the
+// room's current state becomes the resolution of the states after them, with
+// room_current_state and room_memberships following. The changes are returned
+// so the commit can give them the event's stream position and sync can send
+// state that changed through resolution, not only through the event itself.
+import type { RoomVersion } from "../../protocol/room-versions.ts";
+import type { Queryable } from "../../storage/database.ts";
+import { advanceForwardExtremities, eventsWithChildren, getEventsByIds, getEventsByNids, getForwardExtremities } from "../../storage/events.ts";
+import {
+  deleteCurrentState,
+  deleteMembership,
+  getCurrentStateGroup,
+  setCurrentState,
+  setCurrentStateGroup,
+  setMembership,
+  type StateChange,
+} from "../../storage/state.ts";
+import { pduOf } from "../stored-event.ts";
+import { resolveSnapshots, snapshotDifference } from "./snapshots.ts";
+
+export interface TimelineEvent {
+  eventId: string;
+  roomId: string;
+  prevEventIds: readonly string[];
+  stateGroupAfter: number;
+  /** False for an event we just built: nothing can name it as a parent yet. */
+  mayHaveChildren: boolean;
+}
+
+/** Applies state changes to room_current_state and room_memberships (positions are set at commit). */
+async function applyToCurrentState(tx: Queryable, roomId: string, changes: readonly StateChange[]): Promise<void> {
+  const memberNids = changes.filter((c) => c.type === "m.room.member" && c.eventNid !== null).map((c) => c.eventNid!);
+  const members = await getEventsByNids(tx, memberNids);
+  for (const change of changes) {
+    if (change.eventNid === null) {
+      await deleteCurrentState(tx, roomId, change.type, change.stateKey);
+      if (change.type === "m.room.member") await deleteMembership(tx, roomId, change.stateKey);
+      continue;
+    }
+    await setCurrentState(tx, roomId, { type: change.type, stateKey: change.stateKey, eventNid: change.eventNid }, 0);
+    if (change.type !== "m.room.member") continue;
+    const membership = (pduOf(members.get(change.eventNid)!).content as { membership?: unknown } | undefined)?.membership;
+    if (typeof membership === "string") await setMembership(tx, roomId, change.stateKey, membership, change.eventNid, 0);
+  }
+}
+
+/** Moves extremities and current state past a new timeline event; returns the current-state changes. */
+export async function advanceCurrentState(tx: Queryable, version: RoomVersion, event: TimelineEvent): Promise<StateChange[]> {
+  const { roomId } = event;
+  // An event that arrives after one of its children is not an extremity.
+  const hasChildren = event.mayHaveChildren && (await eventsWithChildren(tx, [event.eventId])).size > 0;
+  await advanceForwardExtremities(tx, roomId, hasChildren ? undefined : event.eventId, event.prevEventIds);
+  const extremities = await getForwardExtremities(tx, roomId);
+
+  let target: number;
+  if (extremities.length === 1 && extremities[0] === event.eventId) {
+    target = event.stateGroupAfter;
+  } else {
+    const held = await getEventsByIds(tx, extremities);
+    const groups = [...held.values()].map((e) => e.stateGroupAfter).filter((g): g is number => g !== null);
+    if (groups.length === 0) return [];
+    target = await resolveSnapshots(tx, version, roomId, groups);
+  }
+  const current = await getCurrentStateGroup(tx, roomId);
+  if (target === current) return [];
+  const changes = await snapshotDifference(tx, current, target);
+  await applyToCurrentState(tx, roomId, changes);
+  await setCurrentStateGroup(tx, roomId, target);
+  return changes;
+}

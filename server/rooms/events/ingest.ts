@@ -1,0 +1,107 @@
+// Events built elsewhere (federation) enter the DAG here, after the transport
+// layer checked their format, signatures and content hash and fetched what
+// they reference. The auth checks run in the spec's order ("Checks performed
+// on receipt of a PDU"), each failure with its own outcome:
+//   4. against the event's own auth_events          → rejected
+//   5. against the state before the event           → rejected
+//   6. against the room's current state             → soft-failed
+// then persistEvent stores the outcome. Runs under the room lock.
+import { checkAuthRules, checkStateIndependentAuthRules, type AuthDecision } from "../../protocol/auth-rules.ts";
+import { stateTuple, type RoomEvent } from "../../protocol/events.ts";
+import type { RoomVersion } from "../../protocol/room-versions.ts";
+import type { Queryable } from "../../storage/database.ts";
+import { getEventsByIds } from "../../storage/events.ts";
+import { getCurrentStateGroup } from "../../storage/state.ts";
+import { toRoomEvent } from "../stored-event.ts";
+import { authLookupKeys, authState, authStateAt, lookupIn, type AuthState } from "./auth-state.ts";
+import { persistEvent, type Appended, type Outcome } from "./persist.ts";
+import { loadParents, stateBeforeParents } from "./state-before.ts";
+
+/** The caller must fetch the missing prev_events, or supply the state before the event (from /state_ids). */
+export class MissingPrevEventsError extends Error {
+  readonly missing: readonly string[];
+  constructor(missing: readonly string[]) {
+    super(`prev_events not held: ${missing.join(", ")}`);
+    this.missing = missing;
+  }
+}
+
+export interface IngestOptions {
+  /** The state before the event when its prev_events are not all held (a snapshot built from /state_ids or a join's state). */
+  stateBefore?: number;
+}
+
+const rejectedBy = (decision: AuthDecision & { allowed: false }): Outcome => ({ kind: "rejected", reason: `${decision.rule}: ${decision.reason}` });
+
+/** Step 4: the event against the auth events it cites, all of which must be held and not rejected. */
+async function checkAgainstAuthEvents(q: Queryable, version: RoomVersion, event: RoomEvent): Promise<Outcome | undefined> {
+  const createId = version.roomIdFromCreateEvent ? `$${event.roomId.slice(1)}` : undefined;
+  const stored = await getEventsByIds(q, createId ? [...event.authEventIds, createId] : event.authEventIds);
+  for (const id of event.authEventIds) {
+    const authEvent = stored.get(id);
+    if (!authEvent) return { kind: "rejected", reason: `auth event ${id} is not held` };
+    if (authEvent.rejectedReason !== null) return { kind: "rejected", reason: `auth event ${id} was rejected` };
+  }
+  const authEvents = event.authEventIds.map((id) => toRoomEvent(stored.get(id)!));
+  const createRow = createId ? stored.get(createId) : undefined;
+  if (createRow && createRow.rejectedReason !== null) return { kind: "rejected", reason: "the room's create event was rejected" };
+  const create = createRow ? toRoomEvent(createRow) : undefined;
+  const independent = checkStateIndependentAuthRules(event, authEvents, version, create);
+  if (!independent.allowed) return rejectedBy(independent);
+  const state: AuthState = new Map(authEvents.map((e) => [stateTuple(e.type, e.stateKey ?? ""), e]));
+  if (create) state.set(stateTuple("m.room.create", ""), create);
+  const decision = checkAuthRules(event, lookupIn(state), version);
+  return decision.allowed ? undefined : rejectedBy(decision);
+}
+
+/**
+ * Checks and stores one event in the timeline (or as rejected or
+ * soft-failed). Returns undefined when the event is already held in the
+ * timeline: PDUs are idempotent.
+ */
+export async function ingestEvent(tx: Queryable, version: RoomVersion, event: RoomEvent, options: IngestOptions = {}): Promise<Appended | undefined> {
+  const existing = (await getEventsByIds(tx, [event.eventId])).get(event.eventId);
+  if (existing && !existing.outlier) return undefined;
+
+  const parents = await loadParents(tx, event.prevEventIds);
+  let stateBefore: number | null;
+  if (options.stateBefore !== undefined) stateBefore = options.stateBefore;
+  else if (event.type === "m.room.create" && event.prevEventIds.length === 0) stateBefore = null;
+  else if (parents.missing.length > 0) throw new MissingPrevEventsError(parents.missing);
+  else stateBefore = await stateBeforeParents(tx, version, event.roomId, parents.held);
+
+  const keys = authLookupKeys(event, version);
+  let outcome = await checkAgainstAuthEvents(tx, version, event);
+  if (!outcome) {
+    const before = await authStateAt(tx, stateBefore, keys);
+    const decision = checkAuthRules(event, lookupIn(before), version);
+    if (!decision.allowed) outcome = rejectedBy(decision);
+  }
+  if (!outcome) {
+    const current = await getCurrentStateGroup(tx, event.roomId);
+    if (current !== null && current !== stateBefore) {
+      const decision = checkAuthRules(event, lookupIn(await authState(tx, event.roomId, keys)), version);
+      if (!decision.allowed) outcome = { kind: "soft_failed", reason: `${decision.rule}: ${decision.reason}` };
+    }
+  }
+  return persistEvent(tx, version, {
+    event,
+    outcome: outcome ?? { kind: "accepted" },
+    outlier: false,
+    stateBefore,
+    missingPrevIds: parents.missing,
+    mayHaveChildren: true,
+  });
+}
+
+/**
+ * Stores an event without a place in the DAG (an auth chain or state event
+ * received with a join or from /state_ids), checked against its own auth
+ * events only (spec: outliers). Auth events must be stored first. Returns
+ * undefined when already held.
+ */
+export async function ingestOutlier(tx: Queryable, version: RoomVersion, event: RoomEvent): Promise<Appended | undefined> {
+  if ((await getEventsByIds(tx, [event.eventId])).has(event.eventId)) return undefined;
+  const outcome = (await checkAgainstAuthEvents(tx, version, event)) ?? { kind: "accepted" };
+  return persistEvent(tx, version, { event, outcome, outlier: true, stateBefore: null, missingPrevIds: [], mayHaveChildren: true });
+}
