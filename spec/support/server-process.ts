@@ -60,13 +60,14 @@ export function defaultTestConfig(dir: string, federation: boolean): Record<stri
   };
 }
 
-function merge(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
+/** Deep merge of plain objects (arrays and scalars in `over` replace); config overrides use it. */
+export function mergeConfig(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = { ...base };
   for (const [key, value] of Object.entries(over)) {
     const prior = out[key];
     out[key] =
       value && typeof value === "object" && !Array.isArray(value) && prior && typeof prior === "object" && !Array.isArray(prior)
-        ? merge(prior as Record<string, unknown>, value as Record<string, unknown>)
+        ? mergeConfig(prior as Record<string, unknown>, value as Record<string, unknown>)
         : value;
   }
   return out;
@@ -80,7 +81,7 @@ function withoutUndefined(env: Record<string, string | undefined>): Record<strin
 export async function startServer(options: StartOptions = {}): Promise<RunningServer> {
   const dir = mkdtempSync(join(tmpdir(), "myelin-test-"));
   const configPath = join(dir, "homeserver.yaml");
-  const text = options.rawConfig ?? YAML.stringify(merge(merge(defaultTestConfig(dir, options.federation ?? false), options.config ?? {}), options.configFor?.(dir) ?? {}));
+  const text = options.rawConfig ?? YAML.stringify(mergeConfig(mergeConfig(defaultTestConfig(dir, options.federation ?? false), options.config ?? {}), options.configFor?.(dir) ?? {}));
   writeFileSync(configPath, text);
 
   const child = spawn(process.execPath, [resolve(repoRoot, "server/main.ts"), "--config", configPath, ...(options.args ?? [])], {
