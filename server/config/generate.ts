@@ -6,6 +6,7 @@ import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { generate as generateCertificate } from "selfsigned";
 import YAML from "yaml";
+import { parseServerName } from "../protocol/identifiers.ts";
 import { formatSigningKeyFile, generateSigningKey } from "../protocol/signing.ts";
 import type { HomeserverConfig } from "./schema.ts";
 
@@ -53,11 +54,15 @@ export async function ensureKeyMaterial(config: HomeserverConfig): Promise<strin
   }
   const federation = config.listeners.federation;
   if (federation.enabled && !existsSync(federation.tls_certificate_path) && !existsSync(federation.tls_private_key_path)) {
-    const pems = await generateCertificate([{ name: "commonName", value: config.server_name }], {
+    // The certificate names the host without the port; an IP literal goes in an IP entry, as TLS checks it there.
+    const parts = parseServerName(config.server_name);
+    const host = parts ? parts.host.replace(/^\[|\]$/g, "") : config.server_name;
+    const altName = parts && parts.kind !== "dns" ? ({ type: 7, ip: host } as const) : ({ type: 2, value: host } as const);
+    const pems = await generateCertificate([{ name: "commonName", value: host }], {
       keyType: "ec",
       notAfterDate: new Date(Date.now() + 2 * 365 * 24 * 3600 * 1000),
       algorithm: "sha256",
-      extensions: [{ name: "subjectAltName", altNames: [{ type: 2, value: config.server_name }] }],
+      extensions: [{ name: "subjectAltName", altNames: [altName] }],
     });
     writeFileSync(federation.tls_certificate_path, pems.cert);
     writeFileSync(federation.tls_private_key_path, pems.private, { mode: 0o600 });
