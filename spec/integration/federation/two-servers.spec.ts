@@ -157,24 +157,65 @@ describe("federation between two server processes", function () {
   });
 
   // Last: it stops both servers. (Mocha runs a suite's own tests before its nested suites.)
-  describe("key cache", () => {
+  describe("key cache and notaries", () => {
+    let again: FederatedServer | undefined;
+    const extra: FederatedServer[] = [];
+    after(async () => {
+      await Promise.all([again?.stop(), ...extra.map((s) => s.destroy())]);
+    });
+    const signedAsB = (destination: string, uri: string) => ({ Authorization: authorizationHeader(b.serverName, destination, keyB, "GET", uri, undefined) });
+
     it("serves the peer's keys from PostgreSQL after the peer is gone and this server restarted", async () => {
       // A has fetched B's keys by now (it verified B's requests and served them as a notary).
       await b.stop();
       await a.stop();
-      const again = await startFederatedServer({ databaseName: a.databaseName, federationPort: a.federationPort, config: { old_signing_keys: oldKeys } });
-      try {
+      again = await startFederatedServer({
+        databaseName: a.databaseName,
+        federationPort: a.federationPort,
+        config: { old_signing_keys: oldKeys, signing_key_path: join(a.dir, "signing.key") },
+      });
+      const started = performance.now();
+      const res = await federationRequest(again.federationUrl!, "GET", `/_matrix/key/v2/query/${encodeURIComponent(b.serverName)}`);
+      const ms = performance.now() - started;
+      expect(res.status).to.equal(200);
+      expect(res.body.server_keys).to.have.length(1);
+      expect(res.body.server_keys[0].verify_keys[keyB.keyId].key).to.equal(publicKeyBase64(keyB));
+      expect(verifyJsonSignature(res.body.server_keys[0], b.serverName, keyB.keyId, keyB.publicKey)).to.equal(true);
+      console.log(`      notary answer from PostgreSQL with the peer stopped: ${ms.toFixed(1)} ms`);
+    });
+
+    it("a third server gets the stopped peer's keys through its trusted notary and accepts the peer's request", async () => {
+      const keyA = parseSigningKeyFile(readFileSync(join(a.dir, "signing.key"), "utf8"))[0]!;
+      const c = await startFederatedServer({ config: { trusted_key_servers: [{ server_name: a.serverName, verify_keys: { [keyA.keyId]: publicKeyBase64(keyA) } }] } });
+      extra.push(c);
+      const uri = `${PROFILE}?user_id=${encodeURIComponent(`@nobody:${c.serverName}`)}`;
+      const timed = async () => {
         const started = performance.now();
-        const res = await federationRequest(again.federationUrl!, "GET", `/_matrix/key/v2/query/${encodeURIComponent(b.serverName)}`);
-        const ms = performance.now() - started;
-        expect(res.status).to.equal(200);
-        expect(res.body.server_keys).to.have.length(1);
-        expect(res.body.server_keys[0].verify_keys[keyB.keyId].key).to.equal(publicKeyBase64(keyB));
-        expect(verifyJsonSignature(res.body.server_keys[0], b.serverName, keyB.keyId, keyB.publicKey)).to.equal(true);
-        console.log(`      notary answer from PostgreSQL with the peer stopped: ${ms.toFixed(1)} ms`);
-      } finally {
-        await again.stop();
-      }
+        const res = await federationRequest(c.federationUrl!, "GET", uri, { headers: signedAsB(c.serverName, uri) });
+        return { res, ms: performance.now() - started };
+      };
+      const first = await timed();
+      // Authenticated (else 401), then an unknown local user.
+      expect(first.res.status, JSON.stringify(first.res.body)).to.equal(404);
+      expect(first.res.body.errcode).to.equal("M_NOT_FOUND");
+      const second = await timed();
+      expect(second.res.status).to.equal(404);
+      console.log(`      request auth with the key fetched through the notary: ${first.ms.toFixed(1)} ms; key cached: ${second.ms.toFixed(1)} ms`);
+    });
+
+    it("refuses keys from a notary whose signature does not match its configured key (401), and warns when certificate checks are off", async () => {
+      const wrong = generateSigningKey();
+      const c = await startFederatedServer({
+        config: { trusted_key_servers: [{ server_name: a.serverName, verify_keys: { [wrong.keyId]: publicKeyBase64(wrong) } }], federation: { verify_certificates: false } },
+      });
+      extra.push(c);
+      const uri = `${PROFILE}?user_id=${encodeURIComponent(`@nobody:${c.serverName}`)}`;
+      const res = await federationRequest(c.federationUrl!, "GET", uri, { headers: signedAsB(c.serverName, uri) });
+      expect(res.status).to.equal(401);
+      expect(res.body.errcode).to.equal("M_UNAUTHORIZED");
+      const warning = await waitForLog(c, (l) => l.msg === "could not fetch server keys");
+      expect(JSON.stringify(warning.failures)).to.contain("not signed by");
+      expect(c.logs().some((l) => l.level === 40 && String(l.msg).includes("verify_certificates is false"))).to.equal(true);
     });
   });
 });
