@@ -7,6 +7,7 @@ import { createServer as createHttpsServer } from "node:https";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { createFederationApp } from "../federation/app.ts";
+import { createFederationServices } from "../federation/services.ts";
 import { registerClientApi } from "./client-api/index.ts";
 import { ConfigError } from "./config/config-error.ts";
 import { ensureKeyMaterial, generateConfig } from "./config/generate.ts";
@@ -86,6 +87,7 @@ async function main(): Promise<void> {
   const notifier = await createNotifier(redis, config.redis.key_prefix);
   const signer = { serverName: config.server_name, key: signingKey };
   const services = createRoomServices({ db, redis, notifier, signer, presenceEnabled: config.presence.enabled });
+  const federation = createFederationServices({ config, db, signingKey, log });
   const metrics = createMetrics(() => db.stats());
   let draining = false;
   const clientApp = createClientApp({
@@ -94,7 +96,7 @@ async function main(): Promise<void> {
     metrics,
     probes: { postgres: () => db.ping(), redis: () => redis.ping().then(() => true, () => false) },
     isDraining: () => draining,
-    registerRoutes: (table, body) => registerClientApi(table, body, { config, db, redis, notifier, signer, services }),
+    registerRoutes: (table, body) => registerClientApi(table, body, { config, db, redis, notifier, signer, services, remote: federation.remote }),
   });
   const stream = createStreamServer({
     db,
@@ -114,7 +116,7 @@ async function main(): Promise<void> {
     log.info({ listener: "client", host: address.address, port: address.port }, "listening");
   }
   if (config.listeners.federation.enabled) {
-    const federationApp = createFederationApp({ config, log, metrics, signingKey });
+    const federationApp = createFederationApp({ config, log, metrics, signingKey, db, redis, keyring: federation.keyring });
     const tls = {
       cert: readFileSync(config.listeners.federation.tls_certificate_path),
       key: readFileSync(config.listeners.federation.tls_private_key_path),
@@ -135,7 +137,7 @@ async function main(): Promise<void> {
     onDraining: () => {
       draining = true;
     },
-    closers: [async () => services.typing.close(), () => notifier.close(), () => db.close(), () => redis.quit(), ...(database.stop ? [database.stop] : [])],
+    closers: [async () => federation.close(), async () => services.typing.close(), () => notifier.close(), () => db.close(), () => redis.quit(), ...(database.stop ? [database.stop] : [])],
   });
 }
 

@@ -1,5 +1,7 @@
 // PUT/GET/DELETE /_matrix/client/v3/directory/room/{roomAlias}  https://spec.matrix.org/v1.19/client-server-api/#put_matrixclientv3directoryroomroomalias
 // GET /_matrix/client/v3/rooms/{roomId}/aliases                  https://spec.matrix.org/v1.19/client-server-api/#get_matrixclientv3roomsroomidaliases
+//
+// Another server's alias is asked of that server over federation (GET query/directory).
 import type { RequestHandler } from "express";
 import { requester } from "../auth/authenticate.ts";
 import { forbidden, MatrixError, notFound } from "../errors/matrix-error.ts";
@@ -9,6 +11,7 @@ import { roomAccess } from "../rooms/room-state.ts";
 import { aliasesOfRoom, deleteAlias, getAlias, insertAlias } from "../storage/aliases.ts";
 import type { Database } from "../storage/database.ts";
 import { membershipOf } from "../storage/state.ts";
+import type { RemoteLookups } from "./remote-lookups.ts";
 import { roomAliasParam, roomIdParam } from "./rooms/params.ts";
 import { requiredString } from "./params.ts";
 
@@ -16,10 +19,12 @@ export interface DirectoryDeps {
   db: Database;
   serverName: string;
   auth: RequestHandler;
+  /** Aliases of other servers are asked of them over federation. */
+  remote?: Pick<RemoteLookups, "directory">;
 }
 
 export function registerDirectory(table: RouteTable, body: RequestHandler, deps: DirectoryDeps): void {
-  const { db, serverName, auth } = deps;
+  const { db, serverName, auth, remote } = deps;
   const localAlias = (raw: string) => {
     const alias = roomAliasParam(raw);
     if (alias.slice(alias.indexOf(":") + 1) !== serverName) throw new MatrixError(400, "M_INVALID_PARAM", "Alias must be on this server");
@@ -28,6 +33,11 @@ export function registerDirectory(table: RouteTable, body: RequestHandler, deps:
   for (const prefix of ["/_matrix/client/v3", "/_matrix/client/r0"]) {
     table.add("GET", `${prefix}/directory/room/:roomAlias`, async (req, res) => {
       const alias = roomAliasParam(String(req.params.roomAlias));
+      if (alias.slice(alias.indexOf(":") + 1) !== serverName && remote) {
+        const answer = await remote.directory(alias);
+        res.json({ room_id: answer.roomId, servers: answer.servers });
+        return;
+      }
       const found = await getAlias(db, alias);
       if (!found) throw notFound(`Room alias ${alias} not found`);
       res.json({ room_id: found.roomId, servers: [serverName] });

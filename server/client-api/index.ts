@@ -41,6 +41,7 @@ import { registerPassword } from "./password.ts";
 import { registerCapabilities } from "./capabilities.ts";
 import { registerLoginToken } from "./login-token.ts";
 import { registerProfile } from "./profile.ts";
+import type { RemoteLookups } from "./remote-lookups.ts";
 import { registerUserDirectory } from "./user-directory.ts";
 import { registerPresence } from "./presence.ts";
 
@@ -51,6 +52,8 @@ export interface ClientApiDeps {
   signer: Signer;
   notifier: Notifier;
   services: RoomServices;
+  /** Profiles and aliases of other servers, asked over federation. */
+  remote?: RemoteLookups;
 }
 
 export function registerClientApi(table: RouteTable, body: RequestHandler, deps: ClientApiDeps): void {
@@ -91,7 +94,7 @@ export function registerClientApi(table: RouteTable, body: RequestHandler, deps:
   registerRelations(table, { db, rooms, auth });
   registerTimestampToEvent(table, { db, auth });
   registerReports(table, body, { db, auth });
-  registerDirectory(table, body, { db, serverName: config.server_name, auth });
+  registerDirectory(table, body, { db, serverName: config.server_name, auth, ...(deps.remote ? { remote: deps.remote } : {}) });
   registerPublicRooms(table, body, { db, serverName: config.server_name, auth });
   registerRoomSummary(table, { db, auth });
   registerHierarchy(table, { db, redis, auth });
@@ -103,7 +106,7 @@ export function registerClientApi(table: RouteTable, body: RequestHandler, deps:
   registerPushRules(table, body, { db, streams, auth });
   registerNotifications(table, { db, rooms, auth });
   registerSync(table, body, { db, engine: syncEngine, auth });
-  registerProfile(table, body, { db, rooms, serverName: config.server_name, auth, rateLimit: limit("message") });
+  registerProfile(table, body, { db, rooms, serverName: config.server_name, auth, rateLimit: limit("message"), ...(deps.remote ? { remote: deps.remote } : {}) });
   registerUserDirectory(table, body, { db, auth });
   registerPresence(table, body, { db, presence: deps.services.presence, auth });
 }

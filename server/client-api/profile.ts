@@ -4,8 +4,9 @@
 // DELETE /_matrix/client/v3/profile/{userId}/{keyName}  https://spec.matrix.org/v1.19/client-server-api/#delete_matrixclientv3profileuseridkeyname
 //
 // Only `displayname` and `avatar_url` are stored; other (custom) keys read as
-// absent and cannot be set. Anyone may read a local profile, without an
-// access token, as Synapse allows by default.
+// absent and cannot be set. Anyone may read a profile, without an access
+// token, as Synapse allows by default; another server's users are looked up
+// over federation (GET /_matrix/federation/v1/query/profile).
 import type { Request, RequestHandler } from "express";
 import { requester } from "../auth/authenticate.ts";
 import { badJson, forbidden, MatrixError, missingParam, notFound } from "../errors/matrix-error.ts";
@@ -16,6 +17,7 @@ import type { JsonObject } from "../protocol/json.ts";
 import type { Logger } from "../observability/logger.ts";
 import { propagateProfile } from "../rooms/profile-propagation.ts";
 import type { RoomService } from "../rooms/room-service.ts";
+import type { RemoteLookups } from "./remote-lookups.ts";
 import { getProfile, setProfileField } from "../storage/accounts.ts";
 import type { Database } from "../storage/database.ts";
 
@@ -26,6 +28,7 @@ export interface ProfileDeps {
   auth: RequestHandler;
   /** Each change sends an event into every joined room, so it counts like a message (as in Synapse). */
   rateLimit: RequestHandler;
+  remote?: Pick<RemoteLookups, "profile">;
 }
 
 /** Synapse's limits, in characters. */
@@ -54,7 +57,7 @@ function normalise(key: StoredKey, value: unknown): string | null {
 }
 
 export function registerProfile(table: RouteTable, body: RequestHandler, deps: ProfileDeps): void {
-  const { db, rooms, serverName, auth, rateLimit } = deps;
+  const { db, rooms, serverName, auth, rateLimit, remote } = deps;
 
   function userIdParam(req: Request): string {
     const userId = String(req.params.userId ?? "");
@@ -62,8 +65,12 @@ export function registerProfile(table: RouteTable, body: RequestHandler, deps: P
     return userId;
   }
 
-  /** The stored profile of a local user; remote profiles need federation queries, not built yet. */
-  async function profileOf(userId: string): Promise<{ displayname: string | null; avatarUrl: string | null }> {
+  /** The stored profile of a local user, or a remote user's as their server answers (only `field` when given). */
+  async function profileOf(userId: string, field?: string): Promise<{ displayname: string | null; avatarUrl: string | null }> {
+    if (serverNameOf(userId) !== serverName && remote) {
+      if (field !== undefined && !isStoredKey(field)) return { displayname: null, avatarUrl: null };
+      return remote.profile(userId, field);
+    }
     const profile = serverNameOf(userId) === serverName ? await getProfile(db, userId) : undefined;
     if (!profile) throw notFound("Profile not found");
     return profile;
@@ -100,8 +107,8 @@ export function registerProfile(table: RouteTable, body: RequestHandler, deps: P
     });
 
     table.add("GET", `${prefix}/profile/:userId/:keyName`, async (req, res) => {
-      const profile = await profileOf(userIdParam(req));
       const key = String(req.params.keyName);
+      const profile = await profileOf(userIdParam(req), key);
       const value = key === "displayname" ? profile.displayname : key === "avatar_url" ? profile.avatarUrl : null;
       if (value === null) throw notFound(`Profile has no ${key}`);
       res.json({ [key]: value });

@@ -7,6 +7,23 @@ export interface HomeserverConfig {
   public_baseurl?: string;
   signing_key_path: string;
   registration_shared_secret?: string;
+  /** Signing keys this server used before, by key id (Synapse's old_signing_keys), published as old_verify_keys. */
+  old_signing_keys: Record<string, { key: string; expired_ts: number }>;
+  /** Notary servers asked for keys when a server cannot be reached directly (Synapse's trusted_key_servers). */
+  trusted_key_servers: Array<{ server_name: string; verify_keys: Record<string, string> }>;
+  federation: {
+    /** Replaces the default blocklist (DEFAULT_IP_RANGE_BLOCKLIST) when given. */
+    ip_range_blocklist?: string[];
+    ip_range_allowlist: string[];
+    /** "ip" or "ip:port" of DNS servers for SRV and address look-ups; unset → the system resolver. */
+    dns_servers?: string[];
+    ca_bundle_path?: string;
+    verify_certificates: boolean;
+    connect_timeout_ms: number;
+    request_timeout_ms: number;
+    max_response_bytes: number;
+    rate_limit: { per_second: number; burst_count: number };
+  };
   database: {
     url?: string;
     pool_max: number;
@@ -50,6 +67,7 @@ const rateLimit = (perSecond: number, burst: number) =>
       burst_count: { type: "number", minimum: 1, default: burst },
     },
   }) as const;
+const keyId = "^ed25519:[a-zA-Z0-9_]+$";
 const addresses = { type: "array", items: { type: "string", minLength: 1 }, minItems: 1 } as const;
 
 export const configSchema = {
@@ -61,6 +79,47 @@ export const configSchema = {
     public_baseurl: { type: "string", pattern: "^https?://" },
     signing_key_path: { type: "string", minLength: 1 },
     registration_shared_secret: { type: "string", minLength: 16 },
+    old_signing_keys: {
+      type: "object",
+      default: {},
+      propertyNames: { pattern: keyId },
+      additionalProperties: {
+        type: "object",
+        additionalProperties: false,
+        required: ["key", "expired_ts"],
+        properties: { key: { type: "string", minLength: 43 }, expired_ts: { type: "integer", minimum: 0 } },
+      },
+    },
+    trusted_key_servers: {
+      type: "array",
+      default: [],
+      items: {
+        type: "object",
+        additionalProperties: false,
+        required: ["server_name", "verify_keys"],
+        properties: {
+          server_name: { type: "string", minLength: 1 },
+          verify_keys: { type: "object", minProperties: 1, propertyNames: { pattern: keyId }, additionalProperties: { type: "string", minLength: 43 } },
+        },
+      },
+    },
+    federation: {
+      type: "object",
+      additionalProperties: false,
+      default: {},
+      properties: {
+        ip_range_blocklist: { type: "array", items: { type: "string", minLength: 1 } },
+        ip_range_allowlist: { type: "array", items: { type: "string", minLength: 1 }, default: [] },
+        dns_servers: { type: "array", items: { type: "string", minLength: 1 }, minItems: 1 },
+        ca_bundle_path: { type: "string", minLength: 1 },
+        verify_certificates: { type: "boolean", default: true },
+        connect_timeout_ms: { type: "integer", minimum: 100, default: 10000 },
+        request_timeout_ms: { type: "integer", minimum: 100, default: 60000 },
+        max_response_bytes: { type: "integer", minimum: 1024, default: 16777216 },
+        // Requests per second one remote server may make to our federation listener.
+        rate_limit: rateLimit(50, 100),
+      },
+    },
     database: {
       type: "object",
       additionalProperties: false,

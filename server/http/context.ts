@@ -10,6 +10,8 @@ declare global {
       /** The matched route template, e.g. /_matrix/client/v3/rooms/:roomId/send/:eventType/:txnId */
       route?: string;
       userId?: string;
+      /** The authenticated remote server of a federation request (federation/auth/require-server-auth.ts). */
+      origin?: string;
     }
   }
 }

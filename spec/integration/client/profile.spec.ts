@@ -132,8 +132,10 @@ describe("profiles (real server process)", function () {
     expect(unknown.status).to.equal(404);
     expect(unknown.body.errcode).to.equal("M_NOT_FOUND");
     expect((await api.get(profile("@nobody-here:localhost", "displayname"))).status).to.equal(404);
+    // Another server's user is asked of that server; one that cannot be resolved is a 502, as in Synapse.
     const remote = await api.get(profile("@someone:elsewhere.example"));
-    expect(remote.status).to.equal(404);
+    expect(remote.status).to.equal(502);
+    expect(remote.body.errcode).to.equal("M_UNKNOWN");
     const malformed = await api.get(profile("not-a-user-id"));
     expect(malformed.status).to.equal(400);
     expect(malformed.body.errcode).to.equal("M_INVALID_PARAM");

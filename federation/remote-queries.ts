@@ -1,0 +1,63 @@
+// Client-API look-ups answered by another server: profiles and room aliases
+// (GET /_matrix/federation/v1/query/{profile,directory} sent to the server in
+// the ID). A remote failure becomes our own Matrix error, never the remote's
+// text: its 404 is our 404 M_NOT_FOUND, its 403 our 403 M_FORBIDDEN, a time-out
+// 504 and anything else 502 (as Synapse answers), each logged once here.
+import { forbidden, MatrixError, notFound } from "../server/errors/matrix-error.ts";
+import type { Logger } from "../server/observability/logger.ts";
+import { isValidRoomId, isValidServerName, serverNameOf } from "../server/protocol/identifiers.ts";
+import { isJsonObject } from "../server/protocol/json.ts";
+import { FederationError, type FederationClient } from "./transport/federation-client.ts";
+
+export interface RemoteProfile {
+  displayname: string | null;
+  avatarUrl: string | null;
+}
+
+export interface RemoteQueries {
+  profile(userId: string, field?: "displayname" | "avatar_url"): Promise<RemoteProfile>;
+  directory(alias: string): Promise<{ roomId: string; servers: string[] }>;
+}
+
+function asClientError(err: unknown, what: string, log: Logger): MatrixError {
+  if (!(err instanceof FederationError)) throw err;
+  if (err.failure === "http" && err.status === 404) return notFound(`${what} not found`);
+  if (err.failure === "http" && err.status === 403) return forbidden(`${err.destination} refused to share the ${what.toLowerCase()}`);
+  log.warn({ destination: err.destination, failure: err.failure, status: err.status, err: err.message }, "remote query failed");
+  if (err.failure === "timeout") return new MatrixError(504, "M_UNKNOWN", `Timed out asking ${err.destination} for the ${what.toLowerCase()}`);
+  if (err.failure === "blocked") return new MatrixError(502, "M_UNKNOWN", `Cannot contact ${err.destination}: ${(err.cause as Error | undefined)?.message ?? "address refused"}`);
+  return new MatrixError(502, "M_UNKNOWN", `Failed to fetch the ${what.toLowerCase()} from ${err.destination}`);
+}
+
+const text = (value: unknown): string | null => (typeof value === "string" ? value : null);
+
+export function createRemoteQueries(deps: { client: Pick<FederationClient, "request">; log: Logger; timeoutMs?: number }): RemoteQueries {
+  const timeout = deps.timeoutMs === undefined ? {} : { timeoutMs: deps.timeoutMs };
+  return {
+    async profile(userId, field) {
+      const destination = serverNameOf(userId)!;
+      let body;
+      try {
+        body = await deps.client.request(destination, "GET", "/_matrix/federation/v1/query/profile", { query: { user_id: userId, field }, ...timeout });
+      } catch (err) {
+        throw asClientError(err, "Profile", deps.log);
+      }
+      if (!isJsonObject(body)) throw new MatrixError(502, "M_UNKNOWN", `${destination} sent a malformed profile`);
+      return { displayname: text(body.displayname), avatarUrl: text(body.avatar_url) };
+    },
+
+    async directory(alias) {
+      const destination = serverNameOf(alias)!;
+      let body;
+      try {
+        body = await deps.client.request(destination, "GET", "/_matrix/federation/v1/query/directory", { query: { room_alias: alias }, ...timeout });
+      } catch (err) {
+        throw asClientError(err, "Room alias", deps.log);
+      }
+      const roomId = isJsonObject(body) ? body.room_id : undefined;
+      const servers = isJsonObject(body) && Array.isArray(body.servers) ? body.servers : [];
+      if (typeof roomId !== "string" || !isValidRoomId(roomId)) throw new MatrixError(502, "M_UNKNOWN", `${destination} sent a malformed alias answer`);
+      return { roomId, servers: servers.filter((s): s is string => typeof s === "string" && isValidServerName(s)) };
+    },
+  };
+}

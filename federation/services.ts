@@ -1,0 +1,82 @@
+// The federation composition root: DNS, the SSRF policy, discovery, the
+// outbound client, the keyring and the remote queries, built once per process
+// (server/main.ts) and shared by the federation listener and the client API.
+import { readFileSync } from "node:fs";
+import { rootCertificates } from "node:tls";
+import type { HomeserverConfig } from "../server/config/schema.ts";
+import { createDnsResolver } from "../server/net/dns.ts";
+import { GuardedHttpsAgent } from "../server/net/guarded-agent.ts";
+import { createAddressPolicy } from "../server/net/ip-range.ts";
+import type { Logger } from "../server/observability/logger.ts";
+import type { SigningKey } from "../server/protocol/signing.ts";
+import type { Database } from "../server/storage/database.ts";
+import { createKeyring, notariesFromConfig, type Keyring } from "./keys/keyring.ts";
+import { createRemoteQueries, type RemoteQueries } from "./remote-queries.ts";
+import { createFederationClient, type FederationClient } from "./transport/federation-client.ts";
+import { createServerResolver, type ServerResolver } from "./transport/resolve-server.ts";
+import { createWellKnownLookup } from "./transport/well-known.ts";
+
+/** Key fetches are on the path of an inbound request, so they get less time than a general request. */
+const KEY_FETCH_TIMEOUT_MS = 10_000;
+const WELL_KNOWN_TIMEOUT_MS = 10_000;
+
+export interface FederationServices {
+  client: FederationClient;
+  resolver: ServerResolver;
+  keyring: Keyring;
+  remote: RemoteQueries;
+  close(): void;
+}
+
+export function createFederationServices(deps: { config: HomeserverConfig; db: Database; signingKey: SigningKey; log: Logger }): FederationServices {
+  const { config, log } = deps;
+  const settings = config.federation;
+  const policy = createAddressPolicy({ ...(settings.ip_range_blocklist ? { blocklist: settings.ip_range_blocklist } : {}), allowlist: settings.ip_range_allowlist });
+  const dns = createDnsResolver(settings.dns_servers ? { servers: settings.dns_servers } : {});
+  // `ca` replaces Node's store, so the extra CAs are added to the public roots.
+  const ca = settings.ca_bundle_path ? [...rootCertificates.map((pem) => Buffer.from(pem)), readFileSync(settings.ca_bundle_path)] : undefined;
+  if (!settings.verify_certificates) log.warn("federation.verify_certificates is false: remote servers' TLS certificates are NOT checked (development only)");
+  const tls = { rejectUnauthorized: settings.verify_certificates, ...(ca ? { ca } : {}) };
+  const wellKnownAgent = new GuardedHttpsAgent({ policy, dns, keepAlive: false, ...tls });
+  const wellKnown = createWellKnownLookup({
+    agent: wellKnownAgent,
+    verifyCertificates: settings.verify_certificates,
+    connectTimeoutMs: settings.connect_timeout_ms,
+    timeoutMs: Math.min(WELL_KNOWN_TIMEOUT_MS, settings.request_timeout_ms),
+  });
+  const resolver = createServerResolver({ dns, wellKnown });
+  const client = createFederationClient({
+    serverName: config.server_name,
+    signingKey: deps.signingKey,
+    resolver,
+    dns,
+    policy,
+    ...(ca ? { ca } : {}),
+    verifyCertificates: settings.verify_certificates,
+    connectTimeoutMs: settings.connect_timeout_ms,
+    requestTimeoutMs: settings.request_timeout_ms,
+    maxResponseBytes: settings.max_response_bytes,
+    log: log.child({ component: "federation-client" }),
+  });
+  const keyring = createKeyring({
+    db: deps.db,
+    client,
+    serverName: config.server_name,
+    signingKey: deps.signingKey,
+    oldKeys: config.old_signing_keys,
+    notaries: notariesFromConfig(config.trusted_key_servers),
+    fetchTimeoutMs: Math.min(KEY_FETCH_TIMEOUT_MS, settings.request_timeout_ms),
+    log: log.child({ component: "keyring" }),
+  });
+  const remote = createRemoteQueries({ client, log });
+  return {
+    client,
+    resolver,
+    keyring,
+    remote,
+    close() {
+      client.close();
+      wellKnownAgent.destroy();
+    },
+  };
+}
