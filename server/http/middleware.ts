@@ -2,7 +2,7 @@
 // object check, the 404/405 fallback and the one error handler.
 import { randomUUID } from "node:crypto";
 import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from "express";
-import { MatrixError, notJson, unknownError, unrecognized } from "../errors/matrix-error.ts";
+import { invalidParam, MatrixError, notJson, unknownError, unrecognized } from "../errors/matrix-error.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { Metrics } from "../observability/metrics.ts";
 import { closeAfterResponse } from "./connection-close.ts";
@@ -82,6 +82,15 @@ export function unrecognizedRequest(table: RouteTable): RequestHandler {
 }
 
 /**
+ * Express decodes path parameters when a route matches and throws a URIError
+ * (status 400) for bad percent-encoding (`%zz`) or bytes that are not UTF-8
+ * (`%c0%af`). A path that matches no route never gets that far: it is a 404.
+ */
+function isParamDecodeError(err: unknown): boolean {
+  return err instanceof URIError && (err as URIError & { status?: number }).status === 400;
+}
+
+/**
  * Turns errors into Matrix error responses. MatrixErrors are the client's doing
  * and are not logged as errors; anything else is a bug: logged once here with
  * its stack and answered 500 M_UNKNOWN without internals.
@@ -92,7 +101,7 @@ export function errorHandler(): ErrorRequestHandler {
     if (err instanceof MatrixError) {
       error = err;
     } else {
-      error = unknownError();
+      error = isParamDecodeError(err) ? invalidParam("Path parameter is not valid percent-encoded UTF-8") : unknownError();
       if (error.status === 500) res.locals.log.error({ err }, "unhandled error");
     }
     if (res.headersSent) {

@@ -99,6 +99,18 @@ describe("hostile input: JSON bodies and path parameters (real server process)",
   });
 
   describe("U+0000", () => {
+    it("refuses a NUL in a path id with 400 M_INVALID_PARAM before it reaches PostgreSQL", async () => {
+      for (const path of [`${room(roomId)}/event/$a%00b`, `${room(roomId)}/context/$a%00b`, accountData("x%00y"), `${room(roomId)}/state/m.room.topic/a%00b`]) {
+        const res = await api.get(path, { token: alice.access_token, unspecified: true });
+        expect(res.status, path).to.equal(400);
+        expect(res.body, path).to.include({ errcode: "M_INVALID_PARAM" });
+      }
+      const query = await api.get(`${room(roomId)}/messages?dir=b&from=t1%00_1`, { token: alice.access_token, unspecified: true });
+      expect(query.status).to.equal(400);
+      expect(query.body).to.include({ errcode: "M_INVALID_PARAM" });
+      noServerErrors(server);
+    });
+
     it("refuses \\u0000 anywhere in a JSON body with 400 M_BAD_JSON (jsonb and text columns cannot hold it)", async () => {
       const cases: Array<[string, string, string]> = [
         ["POST", `${V3}/user/${encodeURIComponent(alice.user_id)}/filter`, '{"room":{"not_types":["a\\u0000b"]}}'],
@@ -114,6 +126,23 @@ describe("hostile input: JSON bodies and path parameters (real server process)",
       }
       expect(await stored("org.example.nul")).to.equal(404);
       noServerErrors(server);
+    });
+  });
+
+  describe("percent-encoding", () => {
+    it("answers bad percent-encoding in a path parameter with 400 M_INVALID_PARAM", async () => {
+      for (const path of [`${V3}/rooms/%zz/state`, `${V3}/rooms/%c0%af/state`, `${V3}/rooms/%ff/state`, `${V3}/rooms/%e2%82/state`]) {
+        const res = await api.get(path, { token: alice.access_token, unspecified: true });
+        expect(res.status, path).to.equal(400);
+        expect(res.body, path).to.include({ errcode: "M_INVALID_PARAM" });
+      }
+      noServerErrors(server);
+    });
+
+    it("answers bad percent-encoding on a path no route matches with 404 M_UNRECOGNIZED", async () => {
+      const res = await api.get(`${V3}/no-such-thing/%zz`, { token: alice.access_token });
+      expect(res.status).to.equal(404);
+      expect(res.body).to.include({ errcode: "M_UNRECOGNIZED" });
     });
   });
 
