@@ -5,6 +5,7 @@
 // and none may tie up a connection for long. fetch cannot send most of these,
 // so they go over raw sockets (spec/support/raw-http.ts).
 import { expect } from "chai";
+import { StreamClient } from "../../../server/sync/stream/client.ts";
 import { registerUser, type TestUser } from "../../support/accounts.ts";
 import { TestClient } from "../../support/http-client.ts";
 import { RawConnection, type RawResponse } from "../../support/raw-http.ts";
@@ -290,6 +291,143 @@ describe("hostile input: body size (real server process)", function () {
   it("still serves normally afterwards", async () => {
     expect((await api.get("/_matrix/client/versions")).status).to.equal(200);
     await sendText(api, alice, roomId, "still here");
+    noServerErrors(server);
+  });
+});
+
+describe("hostile input: slow clients and timeouts (real server process)", function () {
+  this.timeout(60_000);
+  let server: RunningServer;
+  let api: TestClient;
+  let alice: TestUser;
+  const limits = { headers_timeout_ms: 1000, request_timeout_ms: 2000, keep_alive_timeout_ms: 1000 };
+
+  before(async () => {
+    server = await startServer({ config: { limits } });
+    api = new TestClient(server.baseUrl);
+    alice = await registerUser(api);
+  });
+  after(async () => {
+    await server?.stop();
+  });
+
+  it("answers a Content-Length longer than the body with 408 after request_timeout_ms and closes", async () => {
+    const conn = await RawConnection.open(server.baseUrl);
+    await conn.write(request("POST", `${V3}/login`, { "Content-Length": 100 }) + '{"type":');
+    const res = expectMatrixError(await conn.waitForResponse(6000), 408, "M_UNKNOWN");
+    const closedAt = await conn.waitForClose(5000);
+    expect(closedAt).to.be.a("number");
+    // Not before the deadline, and within it plus Node's checking interval (a quarter of it).
+    expect(closedAt!).to.be.within(limits.request_timeout_ms - 100, limits.request_timeout_ms * 1.25 + 1000);
+    expect(res.headers.connection).to.equal("close");
+    conn.close();
+  });
+
+  it("answers headers trickled byte by byte with 408 after headers_timeout_ms and closes", async () => {
+    const conn = await RawConnection.open(server.baseUrl);
+    await conn.write("GET /_matrix/client/versions HTTP/1.1\r\nHost: localhost\r\nX-Slow: ");
+    const trickle = setInterval(() => void conn.write("a"), 100);
+    try {
+      expectMatrixError(await conn.waitForResponse(6000), 408, "M_UNKNOWN");
+      const closedAt = await conn.waitForClose(5000);
+      expect(closedAt!).to.be.within(limits.headers_timeout_ms - 100, limits.headers_timeout_ms * 1.25 + 1000);
+    } finally {
+      clearInterval(trickle);
+      conn.close();
+    }
+  });
+
+  it("closes an idle keep-alive connection after keep_alive_timeout_ms", async () => {
+    const conn = await RawConnection.open(server.baseUrl);
+    await conn.write(request("GET", "/_matrix/client/versions"));
+    expect((await conn.waitForResponse(3000))?.status).to.equal(200);
+    const closedAt = await conn.waitForClose(5000);
+    expect(closedAt).to.be.a("number");
+    expect(closedAt!).to.be.below(limits.keep_alive_timeout_ms + 1500);
+    conn.close();
+  });
+
+  it("lets a /sync long-poll run longer than request_timeout_ms (the timeout covers receiving the request only)", async () => {
+    const first = await api.get<{ next_batch: string }>(`${V3}/sync?timeout=0`, { token: alice.access_token });
+    const started = Date.now();
+    const res = await api.get(`${V3}/sync?since=${encodeURIComponent(first.body.next_batch)}&timeout=3500`, { token: alice.access_token });
+    expect(res.status).to.equal(200);
+    expect(Date.now() - started).to.be.at.least(3000);
+  });
+
+  it("keeps a WebSocket stream open past request_timeout_ms and delivers on it", async () => {
+    const roomId = await createRoom(api, alice);
+    const frames: Array<Record<string, any>> = [];
+    const client = new StreamClient({ baseUrls: [server.baseUrl], accessToken: alice.access_token, onSync: (f) => void frames.push(f), reconnect: false });
+    await client.connect();
+    try {
+      await new Promise((r) => setTimeout(r, limits.request_timeout_ms * 1.25 + 1000));
+      const eventId = await sendText(api, alice, roomId, "after the deadline");
+      const deadline = Date.now() + 5000;
+      const delivered = () => frames.some((f) => (f.rooms?.join?.[roomId]?.timeline?.events ?? []).some((e: { event_id: string }) => e.event_id === eventId));
+      while (!delivered() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      expect(delivered(), "event delivered on the stream").to.equal(true);
+      expect(client.lastClose).to.equal(undefined);
+    } finally {
+      client.close();
+    }
+  });
+
+  it("logged no server error for any of it", () => {
+    noServerErrors(server);
+    const refused = server.logs().filter((l) => l.msg === "client error").map((l) => l.status);
+    expect(refused).to.include(408);
+  });
+
+  it("refuses a config whose headers timeout exceeds its request timeout, in one line", async () => {
+    const bad = await startServer({ config: { limits: { headers_timeout_ms: 5000, request_timeout_ms: 1000 } }, expectExit: true });
+    const exit = await bad.exited;
+    expect(exit.code).to.equal(2);
+    expect(bad.stderr.join("\n")).to.contain("limits.headers_timeout_ms");
+  });
+});
+
+describe("hostile input: oversized request lines and headers (real server process)", function () {
+  this.timeout(60_000);
+  let server: RunningServer;
+
+  before(async () => {
+    server = await startServer();
+  });
+  after(async () => {
+    await server?.stop();
+  });
+
+  it("answers a 64 KiB path segment with 414 M_TOO_LARGE and closes", async () => {
+    const conn = await RawConnection.open(server.baseUrl);
+    await conn.write(request("GET", `${V3}/rooms/${"a".repeat(64 * 1024)}/state`));
+    await expectRefusedAndClosed(conn, 414, "M_TOO_LARGE");
+  });
+
+  it("answers a 1 MiB header with 431 M_TOO_LARGE and closes", async () => {
+    const conn = await RawConnection.open(server.baseUrl);
+    await conn.write(request("GET", "/_matrix/client/versions", { "X-Big": "b".repeat(MiB) }));
+    await expectRefusedAndClosed(conn, 431, "M_TOO_LARGE");
+  });
+
+  it("answers many headers adding up to more than max_header_bytes with 431", async () => {
+    const headers = Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`X-H${i}`, "v".repeat(500)]));
+    const conn = await RawConnection.open(server.baseUrl);
+    await conn.write(request("GET", "/_matrix/client/versions", headers));
+    expectMatrixError(await conn.waitForResponse(3000), 431, "M_TOO_LARGE");
+    conn.close();
+  });
+
+  it("answers a malformed request line with 400", async () => {
+    const conn = await RawConnection.open(server.baseUrl);
+    await conn.write("NOT HTTP AT ALL\r\n\r\n");
+    expectMatrixError(await conn.waitForResponse(3000), 400, "M_UNKNOWN");
+    conn.close();
+  });
+
+  it("serves a request just under the limit", async () => {
+    const res = await fetch(`${server.baseUrl}/_matrix/client/versions`, { headers: { "X-Fill": "f".repeat(12 * 1024) } });
+    expect(res.status).to.equal(200);
     noServerErrors(server);
   });
 });
