@@ -13,6 +13,7 @@ import { ConfigError } from "./config/config-error.ts";
 import { ensureKeyMaterial, generateConfig } from "./config/generate.ts";
 import { loadConfig } from "./config/load.ts";
 import { createClientApp } from "./http/client-app.ts";
+import { answerClientErrors, listenerOptions } from "./http/listener-limits.ts";
 import { listen } from "./lifecycle/listen.ts";
 import { installShutdown } from "./lifecycle/shutdown.ts";
 import { createLogger } from "./observability/logger.ts";
@@ -69,6 +70,7 @@ async function main(): Promise<void> {
   const signingKeys = parseSigningKeyFile(readFileSync(config.signing_key_path, "utf8"));
   const signingKey = signingKeys[0];
   if (!signingKey) throw new ConfigError(`signing key file ${config.signing_key_path} holds no key`);
+  const serverOptions = listenerOptions(config.limits);
 
   const log = createLogger({ level: config.logging.level, format: config.logging.format });
   log.info({ serverName: config.server_name, config: configPath }, "starting Myelin");
@@ -107,9 +109,9 @@ async function main(): Promise<void> {
   });
   metrics.gauge("myelin_stream_connections", "Open org.myelin.stream WebSocket connections in this process", () => stream.connectionCount());
   const servers = [];
-  const clientServer = createHttpServer(clientApp);
   for (const host of config.listeners.client.bind_addresses) {
-    const server = host === config.listeners.client.bind_addresses[0] ? clientServer : createHttpServer(clientApp);
+    const server = createHttpServer(serverOptions, clientApp);
+    answerClientErrors(server, config.limits.max_header_bytes, log);
     stream.attach(server);
     const address = await listen(server, config.listeners.client.port, host, "client");
     servers.push(server);
@@ -122,7 +124,8 @@ async function main(): Promise<void> {
       key: readFileSync(config.listeners.federation.tls_private_key_path),
     };
     for (const host of config.listeners.federation.bind_addresses) {
-      const server = createHttpsServer(tls, federationApp);
+      const server = createHttpsServer({ ...serverOptions, ...tls }, federationApp);
+      answerClientErrors(server, config.limits.max_header_bytes, log);
       const address = await listen(server, config.listeners.federation.port, host, "federation");
       servers.push(server);
       log.info({ listener: "federation", host: address.address, port: address.port }, "listening");

@@ -44,7 +44,13 @@ export interface HomeserverConfig {
       tls_private_key_path: string;
     };
   };
-  limits: { max_json_body_bytes: number };
+  limits: {
+    max_json_body_bytes: number;
+    max_header_bytes: number;
+    headers_timeout_ms: number;
+    request_timeout_ms: number;
+    keep_alive_timeout_ms: number;
+  };
   metrics: { enabled: boolean; allow_from: string[] };
   logging: { level: "trace" | "debug" | "info" | "warn" | "error" | "fatal"; format: "auto" | "json" | "pretty" };
   well_known: { client_base_url?: string; server?: string };
@@ -174,6 +180,11 @@ export const configSchema = {
       default: {},
       properties: {
         max_json_body_bytes: { type: "integer", minimum: 1024, default: 65536 },
+        // Request line + headers; Synapse (Twisted) allows 16 KiB too.
+        max_header_bytes: { type: "integer", minimum: 1024, maximum: 1048576, default: 16384 },
+        headers_timeout_ms: { type: "integer", minimum: 100, default: 20000 },
+        request_timeout_ms: { type: "integer", minimum: 100, default: 60000 },
+        keep_alive_timeout_ms: { type: "integer", minimum: 100, default: 65000 },
       },
     },
     metrics: {

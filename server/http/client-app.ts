@@ -7,7 +7,8 @@ import type { Logger } from "../observability/logger.ts";
 import type { Metrics } from "../observability/metrics.ts";
 import { registerHealth, type ReadinessProbes } from "./health.ts";
 import { registerMetrics } from "./metrics-route.ts";
-import { clientCors, errorHandler, jsonBody, requestLogging, unrecognizedRequest } from "./middleware.ts";
+import { jsonBody } from "./json-body.ts";
+import { clientCors, errorHandler, requestLogging, unrecognizedRequest } from "./middleware.ts";
 import { RouteTable } from "./route-table.ts";
 
 export interface ClientAppDeps {
@@ -27,7 +28,7 @@ export function createClientApp(deps: ClientAppDeps): Express {
   app.set("query parser", "simple");
   const router = express.Router();
   const table = new RouteTable(router);
-  const body = jsonBody(deps.config.limits.max_json_body_bytes);
+  const body = jsonBody({ maxBytes: deps.config.limits.max_json_body_bytes });
 
   app.use(requestLogging(deps.log, deps.metrics));
   app.use(clientCors());

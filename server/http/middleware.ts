@@ -1,10 +1,11 @@
-// Cross-cutting HTTP middleware: request id + request log, CORS, JSON bodies,
-// the 404/405 fallback and the one error handler.
+// Cross-cutting HTTP middleware: request id + request log, CORS, the body
+// object check, the 404/405 fallback and the one error handler.
 import { randomUUID } from "node:crypto";
-import express, { type ErrorRequestHandler, type NextFunction, type Request, type RequestHandler, type Response } from "express";
-import { MatrixError, notJson, tooLarge, unknownError, unrecognized } from "../errors/matrix-error.ts";
+import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from "express";
+import { invalidParam, MatrixError, notJson, unknownError, unrecognized } from "../errors/matrix-error.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { Metrics } from "../observability/metrics.ts";
+import { closeAfterResponse } from "./connection-close.ts";
 import type { RouteTable } from "./route-table.ts";
 
 const SAFE_REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
@@ -57,25 +58,6 @@ export function clientCors(): RequestHandler {
   };
 }
 
-/**
- * Parses JSON bodies of any content type (many clients omit or mislabel it),
- * bounded by `limitBytes`. The handler decides whether a body is required.
- */
-export function jsonBody(limitBytes: number): RequestHandler {
-  const parse = express.json({ limit: limitBytes, strict: false, type: () => true });
-  return (req, res, next) => {
-    // An empty body stays undefined (body-parser would turn it into {}), so
-    // handlers that need a body can answer M_NOT_JSON as Synapse does.
-    const length = req.headers["content-length"];
-    if (req.headers["transfer-encoding"] === undefined && (length === undefined || length === "0")) {
-      req.body = undefined;
-      next();
-      return;
-    }
-    parse(req, res, next);
-  };
-}
-
 /** The body as a JSON object, or the spec's error when it is missing or not an object. */
 export function requireJsonObject(req: Request): Record<string, unknown> {
   const body: unknown = req.body;
@@ -99,26 +81,13 @@ export function unrecognizedRequest(table: RouteTable): RequestHandler {
   };
 }
 
-interface BodyParserError {
-  type?: string;
-  status?: number;
-}
-
-function fromBodyParser(err: BodyParserError): MatrixError | undefined {
-  switch (err.type) {
-    case "entity.parse.failed":
-      return notJson("Content not JSON.");
-    case "entity.too.large":
-      return tooLarge("Request body too large");
-    case "encoding.unsupported":
-    case "charset.unsupported":
-      return notJson("Content must be UTF-8 JSON.");
-    case "request.aborted":
-    case "request.size.invalid":
-      return new MatrixError(400, "M_BAD_JSON", "Request body incomplete");
-    default:
-      return undefined;
-  }
+/**
+ * Express decodes path parameters when a route matches and throws a URIError
+ * (status 400) for bad percent-encoding (`%zz`) or bytes that are not UTF-8
+ * (`%c0%af`). A path that matches no route never gets that far: it is a 404.
+ */
+function isParamDecodeError(err: unknown): boolean {
+  return err instanceof URIError && (err as URIError & { status?: number }).status === 400;
 }
 
 /**
@@ -127,18 +96,21 @@ function fromBodyParser(err: BodyParserError): MatrixError | undefined {
  * its stack and answered 500 M_UNKNOWN without internals.
  */
 export function errorHandler(): ErrorRequestHandler {
-  return (err: unknown, _req, res, _next) => {
+  return (err: unknown, req, res, _next) => {
     let error: MatrixError;
     if (err instanceof MatrixError) {
       error = err;
     } else {
-      error = fromBodyParser(err as BodyParserError) ?? unknownError();
+      error = isParamDecodeError(err) ? invalidParam("Path parameter is not valid percent-encoded UTF-8") : unknownError();
       if (error.status === 500) res.locals.log.error({ err }, "unhandled error");
     }
     if (res.headersSent) {
       res.destroy();
       return;
     }
+    // Refused before the body was all received (too large, or refused before
+    // reading it): keeping the connection would mean reading the rest first.
+    if (!req.complete) closeAfterResponse(res);
     res.status(error.status).json(error.toJSON());
   };
 }
