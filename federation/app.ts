@@ -2,7 +2,8 @@
 import express, { type Express } from "express";
 import type { Redis } from "ioredis";
 import type { HomeserverConfig } from "../server/config/schema.ts";
-import { errorHandler, jsonBody, requestLogging, unrecognizedRequest } from "../server/http/middleware.ts";
+import { jsonBody } from "../server/http/json-body.ts";
+import { errorHandler, requestLogging, unrecognizedRequest } from "../server/http/middleware.ts";
 import { byRequesterOrAddress, createRateLimiter } from "../server/http/rate-limit.ts";
 import { RouteTable } from "../server/http/route-table.ts";
 import type { Logger } from "../server/observability/logger.ts";
@@ -39,7 +40,7 @@ export function createFederationApp(deps: FederationAppDeps): Express {
   const auth = requireServerAuth({
     serverName: config.server_name,
     keyring: deps.keyring,
-    maxBodyBytes: config.limits.max_json_body_bytes,
+    maxBodyBytes: config.federation.max_request_body_bytes,
     perOrigin: createRateLimiter(deps.redis, "federation", limit, (_req, res) => `origin:${res.locals.origin}`),
   });
   registerFederationVersion(table);
@@ -47,7 +48,7 @@ export function createFederationApp(deps: FederationAppDeps): Express {
   registerKeyQuery(table, {
     keys,
     keyring: deps.keyring,
-    body: jsonBody(config.limits.max_json_body_bytes),
+    body: jsonBody({ maxBytes: config.limits.max_json_body_bytes }),
     rateLimit: createRateLimiter(deps.redis, "key_query", limit, byRequesterOrAddress),
   });
   registerFederationQueries(table, { db: deps.db, serverName: config.server_name, auth });

@@ -10,7 +10,7 @@
 // an unauthenticated sender cannot spend another server's budget.
 import type { RequestHandler } from "express";
 import { MatrixError } from "../../server/errors/matrix-error.ts";
-import { jsonBody } from "../../server/http/middleware.ts";
+import { jsonBody } from "../../server/http/json-body.ts";
 import { isValidServerName } from "../../server/protocol/identifiers.ts";
 import type { JsonValue } from "../../server/protocol/json.ts";
 import { ProtocolError } from "../../server/protocol/errors.ts";
@@ -62,5 +62,5 @@ export function requireServerAuth(deps: ServerAuthDeps): RequestHandler[] {
     res.locals.log = res.locals.log.child({ origin: auth.origin });
     next();
   };
-  return [jsonBody(deps.maxBodyBytes), verify, ...(deps.perOrigin ? [deps.perOrigin] : [])];
+  return [jsonBody({ maxBytes: deps.maxBodyBytes, allowNul: true }), verify, ...(deps.perOrigin ? [deps.perOrigin] : [])];
 }

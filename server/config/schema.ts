@@ -22,6 +22,8 @@ export interface HomeserverConfig {
     connect_timeout_ms: number;
     request_timeout_ms: number;
     max_response_bytes: number;
+    /** Largest request body the federation listener reads (a transaction of 50 PDUs of 64 KiB and 100 EDUs fits). */
+    max_request_body_bytes: number;
     rate_limit: { per_second: number; burst_count: number };
   };
   database: {
@@ -122,6 +124,7 @@ export const configSchema = {
         connect_timeout_ms: { type: "integer", minimum: 100, default: 10000 },
         request_timeout_ms: { type: "integer", minimum: 100, default: 60000 },
         max_response_bytes: { type: "integer", minimum: 1024, default: 16777216 },
+        max_request_body_bytes: { type: "integer", minimum: 65536, default: 8388608 },
         // Requests per second one remote server may make to our federation listener.
         rate_limit: rateLimit(50, 100),
       },
