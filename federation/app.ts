@@ -9,13 +9,19 @@ import { RouteTable } from "../server/http/route-table.ts";
 import type { Logger } from "../server/observability/logger.ts";
 import type { Metrics } from "../server/observability/metrics.ts";
 import type { SigningKey } from "../server/protocol/signing.ts";
+import type { RoomService } from "../server/rooms/room-service.ts";
 import type { Database } from "../server/storage/database.ts";
 import { requireServerAuth } from "./auth/require-server-auth.ts";
-import type { Keyring } from "./keys/keyring.ts";
+import { registerHistoryRoutes } from "./routes/history.ts";
+import { registerInviteRoutes } from "./routes/invites.ts";
 import { registerKeyQuery } from "./routes/key-query.ts";
 import { registerKeyServer } from "./routes/key-server.ts";
+import { registerMembershipRoutes } from "./routes/membership.ts";
 import { registerFederationQueries } from "./routes/query.ts";
+import { registerRoomStateRoutes } from "./routes/room-state.ts";
+import { registerSendTransaction } from "./routes/send.ts";
 import { registerFederationVersion } from "./routes/version.ts";
+import type { FederationServices } from "./services.ts";
 
 export interface FederationAppDeps {
   config: HomeserverConfig;
@@ -24,7 +30,8 @@ export interface FederationAppDeps {
   signingKey: SigningKey;
   db: Database;
   redis: Redis;
-  keyring: Keyring;
+  federation: FederationServices;
+  rooms: RoomService;
 }
 
 export function createFederationApp(deps: FederationAppDeps): Express {
@@ -39,7 +46,9 @@ export function createFederationApp(deps: FederationAppDeps): Express {
   const limit = config.federation.rate_limit;
   const auth = requireServerAuth({
     serverName: config.server_name,
-    keyring: deps.keyring,
+    keyring: deps.federation.keyring,
+    // A server that reaches us is up: whatever we owe it goes now, not after its backoff.
+    onOrigin: (origin) => void deps.federation.sender.onOriginSeen(origin),
     maxBodyBytes: config.federation.max_request_body_bytes,
     perOrigin: createRateLimiter(deps.redis, "federation", limit, (_req, res) => `origin:${res.locals.origin}`),
   });
@@ -47,11 +56,18 @@ export function createFederationApp(deps: FederationAppDeps): Express {
   registerKeyServer(table, keys);
   registerKeyQuery(table, {
     keys,
-    keyring: deps.keyring,
+    keyring: deps.federation.keyring,
     body: jsonBody({ maxBytes: config.limits.max_json_body_bytes }),
     rateLimit: createRateLimiter(deps.redis, "key_query", limit, byRequesterOrAddress),
   });
   registerFederationQueries(table, { db: deps.db, serverName: config.server_name, auth });
+  const signer = { serverName: config.server_name, key: deps.signingKey };
+  const reads = { db: deps.db, rooms: deps.rooms, serverName: config.server_name, auth };
+  registerSendTransaction(table, { transactions: deps.federation.transactions, auth });
+  registerRoomStateRoutes(table, reads);
+  registerHistoryRoutes(table, reads);
+  registerMembershipRoutes(table, { db: deps.db, resident: deps.federation.resident, serverName: config.server_name, auth });
+  registerInviteRoutes(table, { db: deps.db, rooms: deps.rooms, signer, keyring: deps.federation.keyring, auth });
   app.use(router);
   app.use(unrecognizedRequest(table));
   app.use(errorHandler());

@@ -3,11 +3,12 @@
 // the ID). A remote failure becomes our own Matrix error, never the remote's
 // text: its 404 is our 404 M_NOT_FOUND, its 403 our 403 M_FORBIDDEN, a time-out
 // 504 and anything else 502 (as Synapse answers), each logged once here.
-import { forbidden, MatrixError, notFound } from "../server/errors/matrix-error.ts";
+import { MatrixError } from "../server/errors/matrix-error.ts";
 import type { Logger } from "../server/observability/logger.ts";
 import { isValidRoomId, isValidServerName, serverNameOf } from "../server/protocol/identifiers.ts";
 import { isJsonObject } from "../server/protocol/json.ts";
-import { FederationError, type FederationClient } from "./transport/federation-client.ts";
+import { asClientError } from "./remote-errors.ts";
+import type { FederationClient } from "./transport/federation-client.ts";
 
 export interface RemoteProfile {
   displayname: string | null;
@@ -17,16 +18,6 @@ export interface RemoteProfile {
 export interface RemoteQueries {
   profile(userId: string, field?: "displayname" | "avatar_url"): Promise<RemoteProfile>;
   directory(alias: string): Promise<{ roomId: string; servers: string[] }>;
-}
-
-function asClientError(err: unknown, what: string, log: Logger): MatrixError {
-  if (!(err instanceof FederationError)) throw err;
-  if (err.failure === "http" && err.status === 404) return notFound(`${what} not found`);
-  if (err.failure === "http" && err.status === 403) return forbidden(`${err.destination} refused to share the ${what.toLowerCase()}`);
-  log.warn({ destination: err.destination, failure: err.failure, status: err.status, err: err.message }, "remote query failed");
-  if (err.failure === "timeout") return new MatrixError(504, "M_UNKNOWN", `Timed out asking ${err.destination} for the ${what.toLowerCase()}`);
-  if (err.failure === "blocked") return new MatrixError(502, "M_UNKNOWN", `Cannot contact ${err.destination}: ${(err.cause as Error | undefined)?.message ?? "address refused"}`);
-  return new MatrixError(502, "M_UNKNOWN", `Failed to fetch the ${what.toLowerCase()} from ${err.destination}`);
 }
 
 const text = (value: unknown): string | null => (typeof value === "string" ? value : null);

@@ -9,8 +9,19 @@ import { GuardedHttpsAgent } from "../server/net/guarded-agent.ts";
 import { createAddressPolicy } from "../server/net/ip-range.ts";
 import type { Logger } from "../server/observability/logger.ts";
 import type { SigningKey } from "../server/protocol/signing.ts";
+import type { Signer } from "../server/rooms/events/build-local.ts";
+import type { RoomServices } from "../server/services.ts";
 import type { Database } from "../server/storage/database.ts";
+import type { Notifier } from "../server/sync/notifier.ts";
+import { createEduReceiver } from "./ingest/receive-edus.ts";
+import { createPduReceiver } from "./ingest/receive-pdu.ts";
+import { createTransactionReceiver, type TransactionReceiver } from "./ingest/receive-transaction.ts";
+import { createRemoteEvents } from "./ingest/remote-events.ts";
 import { createKeyring, notariesFromConfig, type Keyring } from "./keys/keyring.ts";
+import { JoinGate } from "./membership/join-gate.ts";
+import { createRemoteMembership, type RemoteMembership } from "./membership/remote-membership.ts";
+import { createResident, type Resident } from "./membership/resident.ts";
+import { createFederationSender, type FederationSender } from "./sender/federation-sender.ts";
 import { createRemoteQueries, type RemoteQueries } from "./remote-queries.ts";
 import { createFederationClient, type FederationClient } from "./transport/federation-client.ts";
 import { createServerResolver, type ServerResolver } from "./transport/resolve-server.ts";
@@ -25,10 +36,26 @@ export interface FederationServices {
   resolver: ServerResolver;
   keyring: Keyring;
   remote: RemoteQueries;
+  /** Transactions received with PUT /send. */
+  transactions: TransactionReceiver;
+  /** This server as resident of its rooms for other servers' users (make_/send_ join, leave, knock). */
+  resident: Resident;
+  /** Our users in rooms on other servers, and invites of their users. */
+  membership: RemoteMembership;
+  sender: FederationSender;
   close(): void;
 }
 
-export function createFederationServices(deps: { config: HomeserverConfig; db: Database; signingKey: SigningKey; log: Logger }): FederationServices {
+export interface FederationServicesDeps {
+  config: HomeserverConfig;
+  db: Database;
+  signingKey: SigningKey;
+  log: Logger;
+  rooms: Pick<RoomServices, "rooms" | "markers" | "presence">;
+  notifier: Pick<Notifier, "onChange">;
+}
+
+export function createFederationServices(deps: FederationServicesDeps): FederationServices {
   const { config, log } = deps;
   const settings = config.federation;
   const policy = createAddressPolicy({ ...(settings.ip_range_blocklist ? { blocklist: settings.ip_range_blocklist } : {}), allowlist: settings.ip_range_allowlist });
@@ -69,12 +96,27 @@ export function createFederationServices(deps: { config: HomeserverConfig; db: D
     log: log.child({ component: "keyring" }),
   });
   const remote = createRemoteQueries({ client, log });
+  const signer: Signer = { serverName: config.server_name, key: deps.signingKey };
+  const rooms = deps.rooms.rooms;
+  const pdus = createPduReceiver({ db: deps.db, rooms, keyring, remote: createRemoteEvents(client), log: log.child({ component: "federation-ingest" }) });
+  const edus = createEduReceiver({ markers: deps.rooms.markers, presence: deps.rooms.presence, log: log.child({ component: "federation-edus" }) });
+  const joins = new JoinGate();
+  const transactions = createTransactionReceiver({ db: deps.db, rooms, pdus, edus, joins, serverName: config.server_name, log: log.child({ component: "federation-ingest" }) });
+  const resident = createResident({ db: deps.db, rooms, signer, keyring });
+  const membership = createRemoteMembership({ db: deps.db, joins, rooms, client, keyring, signer, log: log.child({ component: "federation-membership" }) });
+  const sender = createFederationSender({ db: deps.db, rooms, client, serverName: config.server_name, log: log.child({ component: "federation-sender" }) });
+  deps.notifier.onChange((change) => sender.onChange(change));
   return {
     client,
     resolver,
     keyring,
     remote,
+    transactions,
+    resident,
+    membership,
+    sender,
     close() {
+      sender.close();
       client.close();
       wellKnownAgent.destroy();
     },

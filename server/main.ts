@@ -89,7 +89,7 @@ async function main(): Promise<void> {
   const notifier = await createNotifier(redis, config.redis.key_prefix);
   const signer = { serverName: config.server_name, key: signingKey };
   const services = createRoomServices({ db, redis, notifier, signer, presenceEnabled: config.presence.enabled });
-  const federation = createFederationServices({ config, db, signingKey, log });
+  const federation = createFederationServices({ config, db, signingKey, log, rooms: services, notifier });
   const metrics = createMetrics(() => db.stats());
   let draining = false;
   const clientApp = createClientApp({
@@ -98,7 +98,7 @@ async function main(): Promise<void> {
     metrics,
     probes: { postgres: () => db.ping(), redis: () => redis.ping().then(() => true, () => false) },
     isDraining: () => draining,
-    registerRoutes: (table, body) => registerClientApi(table, body, { config, db, redis, notifier, signer, services, remote: federation.remote }),
+    registerRoutes: (table, body) => registerClientApi(table, body, { config, db, redis, notifier, signer, services, remote: federation.remote, remoteMembership: federation.membership }),
   });
   const stream = createStreamServer({
     db,
@@ -118,7 +118,7 @@ async function main(): Promise<void> {
     log.info({ listener: "client", host: address.address, port: address.port }, "listening");
   }
   if (config.listeners.federation.enabled) {
-    const federationApp = createFederationApp({ config, log, metrics, signingKey, db, redis, keyring: federation.keyring });
+    const federationApp = createFederationApp({ config, log, metrics, signingKey, db, redis, federation, rooms: services.rooms });
     const tls = {
       cert: readFileSync(config.listeners.federation.tls_certificate_path),
       key: readFileSync(config.listeners.federation.tls_private_key_path),
@@ -131,6 +131,9 @@ async function main(): Promise<void> {
       log.info({ listener: "federation", host: address.address, port: address.port }, "listening");
     }
   }
+
+  // Destinations still owed events (a restart, an outage) are tried again now.
+  await federation.sender.start();
 
   installShutdown({
     servers,

@@ -24,6 +24,8 @@ export interface ServerAuthDeps {
   maxBodyBytes: number;
   /** Runs once the origin is known (res.locals.origin), e.g. a per-origin rate limiter. */
   perOrigin?: RequestHandler;
+  /** Told of every authenticated origin (the sender ends a destination's backoff). */
+  onOrigin?: (origin: string) => void;
   now?: () => number;
 }
 
@@ -59,8 +61,15 @@ export function requireServerAuth(deps: ServerAuthDeps): RequestHandler[] {
     };
     if (!verifyJsonSignature(signed, auth.origin, auth.key, publicKey)) throw unauthorized("Invalid signature");
     res.locals.origin = auth.origin;
+    deps.onOrigin?.(auth.origin);
     res.locals.log = res.locals.log.child({ origin: auth.origin });
     next();
   };
   return [jsonBody({ maxBytes: deps.maxBodyBytes, allowNul: true }), verify, ...(deps.perOrigin ? [deps.perOrigin] : [])];
+}
+
+/** The authenticated origin of a request behind requireServerAuth (a route without it is a bug, hence 500). */
+export function originOf(locals: { origin?: string | undefined }): string {
+  if (locals.origin === undefined) throw new Error("federation route without requireServerAuth");
+  return locals.origin;
 }

@@ -42,6 +42,7 @@ import { registerCapabilities } from "./capabilities.ts";
 import { registerLoginToken } from "./login-token.ts";
 import { registerProfile } from "./profile.ts";
 import type { RemoteLookups } from "./remote-lookups.ts";
+import type { RemoteMembershipPort } from "./remote-membership.ts";
 import { registerUserDirectory } from "./user-directory.ts";
 import { registerPresence } from "./presence.ts";
 
@@ -54,6 +55,8 @@ export interface ClientApiDeps {
   services: RoomServices;
   /** Profiles and aliases of other servers, asked over federation. */
   remote?: RemoteLookups;
+  /** Memberships in rooms on other servers, and invites of their users. */
+  remoteMembership?: RemoteMembershipPort;
 }
 
 export function registerClientApi(table: RouteTable, body: RequestHandler, deps: ClientApiDeps): void {
@@ -87,7 +90,15 @@ export function registerClientApi(table: RouteTable, body: RequestHandler, deps:
   registerLoginToken(table, body, { db, uia, serverName: config.server_name, auth, rateLimit: limit("login") });
 
   registerCreateRoom(table, body, { db, signer: deps.signer, rooms, auth });
-  registerMembership(table, body, { db, rooms, auth, joinRateLimit: limit("joins") });
+  registerMembership(table, body, {
+    db,
+    rooms,
+    serverName: config.server_name,
+    auth,
+    joinRateLimit: limit("joins"),
+    ...(deps.remoteMembership ? { remote: deps.remoteMembership } : {}),
+    ...(deps.remote ? { lookups: deps.remote } : {}),
+  });
   registerSend(table, body, { rooms, auth, messageRateLimit: limit("message") });
   registerRoomReads(table, { db, rooms, auth });
   registerContext(table, { db, rooms, auth });

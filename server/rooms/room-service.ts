@@ -9,18 +9,21 @@ import type { RoomEvent } from "../protocol/events.ts";
 import type { JsonObject } from "../protocol/json.ts";
 import { getRoomVersion, type RoomVersion } from "../protocol/room-versions.ts";
 import type { Database, Queryable } from "../storage/database.ts";
-import { findTxnEvent, insertTxnEvent, type TxnKey } from "../storage/events.ts";
-import { getRoomVersionId, lockRoom, roomMembers } from "../storage/state.ts";
-import { appendLocalEvent, type EventDraft, type Signer } from "./events/build-local.ts";
+import { allocateStreamPositions, findTxnEvent, insertTxnEvent, type TxnKey } from "../storage/events.ts";
+import { storeInviteRoomState } from "../storage/federation.ts";
+import { getRoomVersionId, insertRoomIfMissing, lockRoom, roomMembers, setMembership } from "../storage/state.ts";
+import { appendLocalEvent, buildLocalEvent, type EventDraft, type Signer } from "./events/build-local.ts";
 import { commitAppended } from "./events/commit.ts";
 import { ingestEvent, ingestOutlier, type IngestOptions } from "./events/ingest.ts";
-import type { Appended } from "./events/persist.ts";
+import { persistEvent, type Appended } from "./events/persist.ts";
 
 /** What one committed write did to one room. */
 export interface CommittedRoom {
   roomId: string;
   position: number;
   appended: readonly Appended[];
+  /** Users to wake besides those whose membership the appended events changed. */
+  userIds?: readonly string[];
 }
 
 export type AfterCommit = (committed: CommittedRoom) => Promise<void>;
@@ -57,6 +60,8 @@ export interface RoomWrite {
   lock(roomId: string): Promise<void>;
   /** Builds, checks and persists a local event in a locked room; 403 if the auth rules refuse it. */
   appendLocal(roomId: string, version: RoomVersion, draft: EventDraft): Promise<Appended>;
+  /** Builds and checks a local event without storing it (an invite another server must countersign first). */
+  buildLocal(roomId: string, version: RoomVersion, draft: EventDraft): Promise<RoomEvent>;
   /** Checks and persists an event built elsewhere (federation) in a locked room; undefined when already held. */
   ingest(version: RoomVersion, event: RoomEvent, options?: IngestOptions): Promise<Appended | undefined>;
   /** Stores an event without a place in the DAG (auth chain, state from a join). */
@@ -65,6 +70,8 @@ export interface RoomWrite {
   record(roomId: string, version: RoomVersion, appended: Appended): void;
   /** Commits a room's events now rather than at the end, to order it before other rooms of the write. */
   commit(roomId: string): Promise<number | undefined>;
+  /** A change positioned by the write itself (not a timeline event), to announce after COMMIT. */
+  announce(change: CommittedRoom): void;
 }
 
 export function createRoomService(deps: RoomServiceDeps) {
@@ -109,6 +116,9 @@ export function createRoomService(deps: RoomServiceDeps) {
           record(roomId, version, appended);
           return appended;
         },
+        async buildLocal(roomId, version, draft) {
+          return (await buildLocalEvent(tx, deps.signer, roomId, version, draft, w.now)).event;
+        },
         async ingest(version, event, options) {
           const appended = await ingestEvent(tx, version, event, options);
           if (appended) record(event.roomId, version, appended);
@@ -117,6 +127,7 @@ export function createRoomService(deps: RoomServiceDeps) {
         ingestOutlier: (version, event) => ingestOutlier(tx, version, event),
         record,
         commit,
+        announce: (change) => committed.push(change),
       };
       const value = await work(w);
       for (const roomId of [...pending.keys()]) await commit(roomId);
@@ -147,18 +158,65 @@ export function createRoomService(deps: RoomServiceDeps) {
     return { eventId: value, position: committed[0]?.position ?? 0 };
   }
 
+  /**
+   * A local user's membership in a room this server is not in (an invite
+   * received over federation, its rejection, a knock sent out): the event is
+   * held as an outlier, unchecked (we lack the room's state), and the user's
+   * membership row gets a stream position so their sync shows it. The rooms
+   * row is created if needed. `roomState` is the stripped state to show with
+   * an invite.
+   */
+  async function recordOutOfRoomMembership(version: RoomVersion, event: RoomEvent, roomState?: readonly JsonObject[]): Promise<number> {
+    const userId = event.stateKey!;
+    const membership = String(event.content.membership);
+    const { committed } = await write(async (w) => {
+      const create = roomState?.find((e) => e.type === "m.room.create");
+      await insertRoomIfMissing(w.tx, { roomId: event.roomId, version: version.id, creator: typeof create?.sender === "string" ? create.sender : "", isPublic: false, now: w.now });
+      await w.lock(event.roomId);
+      const appended = await persistEvent(w.tx, version, { event, outcome: { kind: "accepted" }, outlier: true, stateBefore: null, missingPrevIds: [], mayHaveChildren: true });
+      if (roomState) await storeInviteRoomState(w.tx, appended.nid, roomState);
+      const [position] = await allocateStreamPositions(w.tx, 1);
+      await setMembership(w.tx, event.roomId, userId, membership, appended.nid, position!);
+      w.announce({ roomId: event.roomId, position: position!, appended: [], userIds: [userId] });
+      return position!;
+    });
+    return committed[0]!.position;
+  }
+
+  /**
+   * Sends an event another server must sign before the room sees it (an
+   * invite of its user): built and checked under the lock, countersigned with
+   * the lock released (a network call), then persisted like a received event;
+   * if the room moved on meanwhile, it simply forks the DAG.
+   */
+  async function sendCountersigned(roomId: string, draft: EventDraft, countersign: (version: RoomVersion, event: RoomEvent) => Promise<RoomEvent>): Promise<string> {
+    const { value: built } = await write(async (w) => {
+      await w.lock(roomId);
+      const version = await roomVersion(w.tx, roomId);
+      return { version, event: await w.buildLocal(roomId, version, draft) };
+    });
+    const signed = await countersign(built.version, built.event);
+    await write(async (w) => {
+      await w.lock(roomId);
+      const appended = await w.ingest(built.version, signed, { federateOut: true });
+      if (appended && appended.outcome.kind !== "accepted") throw forbidden(`The event was refused: ${appended.outcome.reason}`);
+    });
+    return signed.eventId;
+  }
+
   async function joinedMembers(q: Queryable, roomId: string): Promise<string[]> {
     return (await roomMembers(q, roomId, "join")).map((m) => m.userId);
   }
 
-  return { roomVersion, write, send, joinedMembers };
+  return { roomVersion, write, send, sendCountersigned, recordOutOfRoomMembership, joinedMembers };
 }
 
 export type RoomService = ReturnType<typeof createRoomService>;
 
 /** Users whose membership a committed write changed, directly or through state resolution. */
 export function membershipChangesOf(committed: CommittedRoom): string[] {
-  return [...new Set(committed.appended.flatMap((a) => a.stateChanges.filter((c) => c.type === "m.room.member").map((c) => c.stateKey)))];
+  const changed = committed.appended.flatMap((a) => a.stateChanges.filter((c) => c.type === "m.room.member").map((c) => c.stateKey));
+  return [...new Set([...changed, ...(committed.userIds ?? [])])];
 }
 
 export type { EventDraft, JsonObject, Signer };

@@ -76,6 +76,8 @@ export interface NewEvent {
   rejectedReason: string | null;
   outlier: boolean;
   softFailed: boolean;
+  /** This server sends the event to the room's other servers (events.federate_out). */
+  federateOut: boolean;
   pdu: string;
   prevEventIds: readonly string[];
   authEventIds: readonly string[];
@@ -85,10 +87,11 @@ export interface NewEvent {
 export async function insertEvent(q: Queryable, event: NewEvent): Promise<number> {
   const { rows } = await q.query<{ event_nid: number }>(
     `INSERT INTO events (event_id, room_id, type, state_key, sender, origin_server_ts, depth, state_group_before, state_group_after,
-                         rejected_reason, outlier, soft_failed, pdu)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+                         rejected_reason, outlier, soft_failed, federate_out, pdu)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
      ON CONFLICT (event_id) DO UPDATE SET state_group_before = EXCLUDED.state_group_before, state_group_after = EXCLUDED.state_group_after,
-       rejected_reason = EXCLUDED.rejected_reason, outlier = EXCLUDED.outlier, soft_failed = EXCLUDED.soft_failed
+       rejected_reason = EXCLUDED.rejected_reason, outlier = EXCLUDED.outlier, soft_failed = EXCLUDED.soft_failed,
+       federate_out = events.federate_out OR EXCLUDED.federate_out
        WHERE events.outlier
      RETURNING event_nid`,
     [
@@ -104,6 +107,7 @@ export async function insertEvent(q: Queryable, event: NewEvent): Promise<number
       event.rejectedReason,
       event.outlier,
       event.softFailed,
+      event.federateOut,
       event.pdu,
     ],
   );
@@ -139,6 +143,12 @@ export async function rejectedEventIds(q: Queryable, eventIds: readonly string[]
 
 export async function setStateGroupAfter(q: Queryable, nid: number, group: number): Promise<void> {
   await q.query(`UPDATE events SET state_group_after = $2 WHERE event_nid = $1`, [nid, group]);
+}
+
+/** Events by numeric ID, in the order given. */
+export async function eventsByNidsInOrder(q: Queryable, nids: readonly number[]): Promise<StoredEvent[]> {
+  const events = await getEventsByNids(q, nids);
+  return nids.map((nid) => events.get(nid)).filter((e): e is StoredEvent => e !== undefined);
 }
 
 export async function getForwardExtremities(q: Queryable, roomId: string): Promise<string[]> {

@@ -57,6 +57,24 @@ export async function stateAtGroups(q: Queryable, groups: readonly number[], key
   return out;
 }
 
+/** The membership entries of one server's users in several snapshots (for what a remote server may see). */
+export async function serverMembersAtGroups(q: Queryable, groups: readonly number[], serverName: string): Promise<Map<number, StateEntry[]>> {
+  const out = new Map<number, StateEntry[]>(groups.map((g) => [g, []]));
+  if (groups.length === 0) return out;
+  const { rows } = await q.query<{ origin: number; type: string; state_key: string; event_nid: number | null }>(
+    `${CHAIN_CTE}
+     SELECT DISTINCT ON (c.origin, e.state_key) c.origin, e.type, e.state_key, e.event_nid
+       FROM chain c JOIN state_group_entries e ON e.state_group = c.sg
+      WHERE e.type = 'm.room.member' AND substring(e.state_key from position(':' in e.state_key) + 1) = $2
+      ORDER BY c.origin, e.state_key, c.dist`,
+    [groups, serverName],
+  );
+  for (const r of rows) {
+    if (r.event_nid !== null) out.get(r.origin)!.push({ type: r.type, stateKey: r.state_key, eventNid: r.event_nid });
+  }
+  return out;
+}
+
 /** Like stateAtGroups, with each entry's event ID (state resolution works on IDs). */
 export async function stateIdsAtGroups(q: Queryable, groups: readonly number[]): Promise<Map<number, Array<StateEntry & { eventId: string }>>> {
   const out = new Map<number, Array<StateEntry & { eventId: string }>>(groups.map((g) => [g, []]));
@@ -253,6 +271,17 @@ export async function forgetRoom(q: Queryable, roomId: string, userId: string): 
 
 export async function insertRoom(q: Queryable, room: { roomId: string; version: string; creator: string; isPublic: boolean; now: number }): Promise<void> {
   await q.query(`INSERT INTO rooms (room_id, room_version, creator, is_public, created_ts) VALUES ($1, $2, $3, $4, $5)`, [
+    room.roomId,
+    room.version,
+    room.creator,
+    room.isPublic,
+    room.now,
+  ]);
+}
+
+/** A room learned of over federation (a join, an invite); an existing row is left as it is. */
+export async function insertRoomIfMissing(q: Queryable, room: { roomId: string; version: string; creator: string; isPublic: boolean; now: number }): Promise<void> {
+  await q.query(`INSERT INTO rooms (room_id, room_version, creator, is_public, created_ts) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (room_id) DO NOTHING`, [
     room.roomId,
     room.version,
     room.creator,

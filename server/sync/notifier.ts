@@ -38,6 +38,8 @@ export interface Notifier {
   wait(userId: string, rooms: ReadonlySet<string>, since: number, timeoutMs: number, signal?: AbortSignal): Promise<boolean>;
   /** The highest position of an urgent (not coalesced) change seen by this process. */
   latest(): number;
+  /** Called in this process for every change any process commits (e.g. the federation sender, to wake destinations). */
+  onChange(listener: (change: StreamChange) => void): void;
   /** Tells every process that these devices lost their sessions (logout, device deletion). */
   revoke(userId: string, deviceIds: readonly string[]): Promise<void>;
   /** Called in every process for each revocation, e.g. to close that device's sockets. */
@@ -55,10 +57,12 @@ export async function createNotifier(publisher: Redis, channelPrefix: string): P
   const subscriber = publisher.duplicate();
   subscriber.on("error", () => undefined);
   const waiters = new Set<Waiter>();
+  const changeListeners: Array<(change: StreamChange) => void> = [];
   let latest = 0;
 
   const deliver = (change: StreamChange) => {
     if (!change.coalesce) latest = Math.max(latest, change.position);
+    for (const listener of changeListeners) listener(change);
     for (const waiter of waiters) {
       if (change.position <= waiter.since) continue;
       const relevant = (change.roomId !== undefined && waiter.rooms.has(change.roomId)) || (change.userIds?.includes(waiter.userId) ?? false);
@@ -108,6 +112,9 @@ export async function createNotifier(publisher: Redis, channelPrefix: string): P
       });
     },
     latest: () => latest,
+    onChange(listener) {
+      changeListeners.push(listener);
+    },
     async revoke(userId, deviceIds) {
       // Published only: this process hears its own message like every other,
       // so each listener runs exactly once per process.

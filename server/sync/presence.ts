@@ -87,6 +87,23 @@ export function createPresence(deps: PresenceDeps) {
   }
 
   /**
+   * A remote server's m.presence EDU for one of its users: stored like a
+   * local change, with the remote's last-active time. It counts as fresh now,
+   * so it lapses to offline if the remote stops sending, as a local client's
+   * presence does when it stops syncing.
+   */
+  async function setRemote(userId: string, state: PresenceState, statusMsg: string | null, lastActiveTs: number): Promise<void> {
+    if (!enabled) return;
+    const now = Date.now();
+    const row = await getPresence(db, userId);
+    if (row && row.state === state && row.statusMsg === statusMsg && effectiveState(row, now) === state) {
+      await touchPresence(db, userId, now, state === "online");
+      return;
+    }
+    await write({ userId, state, statusMsg, lastActiveTs, lastSyncTs: now });
+  }
+
+  /**
    * /sync's set_presence, once per sync request. `online` marks the user
    * online and active; `unavailable` only lifts an offline user (another
    * client may be active); `offline` leaves presence alone.
@@ -138,7 +155,7 @@ export function createPresence(deps: PresenceDeps) {
       .map((r) => ({ type: "m.presence", sender: r.userId, content: presenceContent(r, now) }));
   }
 
-  return { enabled, set, onSync, get, eventsFor };
+  return { enabled, set, setRemote, onSync, get, eventsFor };
 }
 
 export type Presence = ReturnType<typeof createPresence>;

@@ -1,18 +1,20 @@
 // The sync engine behind GET /sync (and, later, the WebSocket stream): what
 // changed for a user between a stream position and now. Work is bounded by
 // the number of the user's rooms and the timeline limit, never by history.
-import type { JsonObject } from "../protocol/json.ts";
+import { isJsonObject, type JsonObject } from "../protocol/json.ts";
 import type { RoomVersion } from "../protocol/room-versions.ts";
 import { renderEvents, type Viewer } from "../rooms/render.ts";
 import { currentStateEvents, stateEventsAtGroup } from "../rooms/room-state.ts";
 import type { RoomService } from "../rooms/room-service.ts";
 import { pduOf } from "../rooms/stored-event.ts";
+import { STRIPPED_STATE_TYPES, strip } from "../rooms/stripped-state.ts";
 import { syncToken, topologicalToken } from "../rooms/tokens.ts";
 import { filterVisibleEvents } from "../rooms/visibility.ts";
 import type { Database } from "../storage/database.ts";
 import { currentStreamPosition, getEventsByNids, roomEventsBetween, roomsWithEventsSince, type StoredEvent } from "../storage/events.ts";
 import { currentStateChangedSince, membershipsOfUser, roomSummaryCounts, type MembershipRow } from "../storage/state.ts";
 import { accountDataSince, type AccountDataRow } from "../storage/account-data.ts";
+import { inviteRoomStates } from "../storage/federation.ts";
 import { receiptsSince, roomsWithReceiptsSince, type ReceiptRow } from "../storage/receipts.ts";
 import { unreadCounts, type UnreadCount } from "../storage/push-actions.ts";
 import { emptyStoredPushRules, parseStoredPushRules, PUSH_RULES_ACCOUNT_DATA_TYPE, pushRulesResponse } from "../push/rule-set.ts";
@@ -45,19 +47,17 @@ export interface SyncEngineDeps {
   presence?: Presence;
 }
 
-/** State events shown to invitees and knockers (spec: "stripped state"). */
-const STRIPPED_STATE_TYPES = ["m.room.create", "m.room.join_rules", "m.room.name", "m.room.avatar", "m.room.canonical_alias", "m.room.encryption", "m.room.topic"];
 
 export function createSyncEngine(deps: SyncEngineDeps) {
   const { db, rooms } = deps;
 
   async function strippedState(roomId: string, own: StoredEvent | undefined): Promise<JsonObject[]> {
+    // A room this server is not in: the summary the inviting server sent.
+    const sent = own ? (await inviteRoomStates(db, [own.nid])).get(own.nid) : undefined;
+    if (sent) return [...sent.filter(isJsonObject).map(strip), ...(own ? [strip(pduOf(own))] : [])];
     const events = await currentStateEvents(db, roomId, STRIPPED_STATE_TYPES.map((t) => [t, ""] as const));
     if (own) events.push(own);
-    return events.map((e) => {
-      const pdu = pduOf(e);
-      return { type: e.type, state_key: e.stateKey ?? "", sender: e.sender, content: (pdu.content ?? {}) as JsonObject };
-    });
+    return events.map((e) => strip(pduOf(e)));
   }
 
   async function summary(roomId: string, userId: string): Promise<JsonObject> {

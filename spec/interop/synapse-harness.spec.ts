@@ -13,7 +13,8 @@ import { TestClient } from "../support/http-client.ts";
 import { expectSpecResponse } from "../support/openapi.ts";
 import { startServer, type RunningServer } from "../support/server-process.ts";
 import { repoRoot } from "../support/spec-data.ts";
-import { federationRequest, freePort, startSynapse, type RunningSynapse } from "../support/synapse.ts";
+import { freePort } from "../support/ports.ts";
+import { federationRequest, startSynapse, type RunningSynapse } from "../support/synapse.ts";
 
 const START_TIMEOUT_MS = 150_000;
 const PINNED_VERSION = /^matrix-synapse==(\S+)$/m.exec(readFileSync(join(repoRoot, "spec/interop/synapse/requirements.txt"), "utf8"))![1]!;

@@ -3,23 +3,11 @@
 // prefix, TLS from the run's test CA (verification stays on), and raw HTTPS
 // requests for probing a federation listener the way a remote server would.
 import { request } from "node:https";
-import { createServer, type AddressInfo } from "node:net";
 import { dropDatabase } from "./admin-db.ts";
+import { freePort } from "./ports.ts";
 import { startServer, type RunningServer } from "./server-process.ts";
 import { testCertificates } from "./test-ca.ts";
 import { databaseUrl, testDatabaseName, testRedisPrefix } from "./test-env.ts";
-
-/** A port free right now on `host` (the OS picks it; a race with another process is possible but rare). */
-export async function freePort(host = "127.0.0.1"): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve, reject) => {
-    probe.once("error", reject);
-    probe.listen(0, host, () => resolve());
-  });
-  const { port } = probe.address() as AddressInfo;
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
-  return port;
-}
 
 export interface FederatedServer extends RunningServer {
   serverName: string;

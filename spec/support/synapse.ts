@@ -10,7 +10,6 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { request as httpsRequest } from "node:https";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
@@ -19,6 +18,7 @@ import YAML from "yaml";
 import { formatSigningKeyFile, generateSigningKey } from "../../server/protocol/signing.ts";
 import { adminRegisterMac } from "./accounts.ts";
 import { dropDatabase, withAdmin } from "./admin-db.ts";
+import { freePort } from "./ports.ts";
 import { mergeConfig } from "./server-process.ts";
 import { repoRoot } from "./spec-data.ts";
 import { testDatabaseName, testServerUrl } from "./test-env.ts";
@@ -77,18 +77,6 @@ const LOOPBACK_RANGES = ["127.0.0.0/8", "::1/128"];
  */
 const ALL_BUT_LOOPBACK = ["0.0.0.0/2", "64.0.0.0/3", "96.0.0.0/4", "112.0.0.0/5", "120.0.0.0/6", "124.0.0.0/7", "126.0.0.0/8", "128.0.0.0/1", "::/0"];
 const UNLIMITED = { per_second: 10_000, burst_count: 10_000 };
-
-/** A port that was free a moment ago on 127.0.0.1 (the OS picks it; the listener is closed again). */
-export function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const probe = createServer();
-    probe.once("error", fail);
-    probe.listen(0, "127.0.0.1", () => {
-      const address = probe.address();
-      probe.close(() => (typeof address === "object" && address ? done(address.port) : fail(new Error("no port"))));
-    });
-  });
-}
 
 export interface JsonResponse {
   status: number;

@@ -20,7 +20,7 @@ import { getEventsByIds, getForwardExtremities, type StoredEvent } from "../../s
 import { getCurrentStateGroup } from "../../storage/state.ts";
 import { checkLocalRedaction } from "../redactions.ts";
 import { validateLocalRelation } from "../relations.ts";
-import { authLookupKeys, authState, authStateAt, lookupIn } from "./auth-state.ts";
+import { authLookupKeys, authState, authStateAt, lookupIn, type AuthState } from "./auth-state.ts";
 import { ACCEPTED, persistEvent, type Appended } from "./persist.ts";
 import { stateBeforeParents } from "./state-before.ts";
 
@@ -58,17 +58,28 @@ function randomLocalpart(): string {
   return randomBytes(12).toString("base64url").replace(/[-_]/g, "x");
 }
 
+/** Where a new event of ours goes in the DAG: its parents, depth, the state before it and the auth events it cites. */
+export interface EventBasis {
+  prevEventIds: string[];
+  depth: number;
+  stateBefore: number | null;
+  /** The auth-relevant part of the state before the event. */
+  state: AuthState;
+  authEvents: RoomEvent[];
+}
+
 /**
- * Builds, signs, checks and stores one event in `roomId` (which must exist
- * and be locked by the caller). The create event of a new room goes through
- * `persistCreateEvent` instead.
+ * The basis of a new event on the room's forward extremities: all of them
+ * (then the state before is the current state), or the deepest 10 when there
+ * are more (then it is their resolution).
  */
-export async function appendLocalEvent(tx: Queryable, signer: Signer, roomId: string, version: RoomVersion, draft: EventDraft, now: number): Promise<Appended> {
-  const keys = authLookupKeys({ type: draft.type, stateKey: draft.stateKey, sender: draft.sender, content: draft.content }, version);
+export async function eventBasis(tx: Queryable, roomId: string, version: RoomVersion, draft: Pick<EventDraft, "type" | "stateKey" | "sender" | "content">): Promise<EventBasis> {
+  const fields = { type: draft.type, stateKey: draft.stateKey, sender: draft.sender, content: draft.content };
+  const keys = authLookupKeys(fields, version);
   let extremities = await getForwardExtremities(tx, roomId);
   const parents = await getEventsByIds(tx, extremities);
   let stateBefore = await getCurrentStateGroup(tx, roomId);
-  let state;
+  let state: AuthState;
   if (extremities.length > MAX_LOCAL_PREV_EVENTS) {
     // Too many forks to cite them all: the state before is that of the chosen parents.
     const chosen = [...parents.values()].sort((a, b) => b.depth - a.depth).slice(0, Math.min(MAX_LOCAL_PREV_EVENTS, MAX_PREV_EVENTS));
@@ -78,46 +89,83 @@ export async function appendLocalEvent(tx: Queryable, signer: Signer, roomId: st
   } else {
     state = await authState(tx, roomId, keys);
   }
-  const selected = authEventTypes({ type: draft.type, stateKey: draft.stateKey, sender: draft.sender, content: draft.content }, version);
+  const selected = authEventTypes(fields, version);
   const authEvents = selected.map(([t, s]) => state.get(stateTuple(t, s))).filter((e): e is RoomEvent => e !== undefined);
+  const depth = depthAfter(extremities.map((id) => parents.get(id)).filter((p): p is StoredEvent => p !== undefined));
+  return { prevEventIds: extremities, depth, stateBefore, state, authEvents };
+}
 
+/** The wire form of a new event on `basis`, before hashes and signatures. */
+export function unsignedEvent(roomId: string, version: RoomVersion, draft: EventDraft, basis: EventBasis, now: number, serverName: string): JsonObject {
+  return toWirePdu(
+    {
+      roomId,
+      sender: draft.sender,
+      type: draft.type,
+      ...(draft.stateKey !== undefined ? { stateKey: draft.stateKey } : {}),
+      content: draft.content,
+      originServerTs: now,
+      depth: basis.depth,
+      prevEventIds: basis.prevEventIds,
+      authEventIds: basis.authEvents.map((e) => e.eventId),
+      ...(draft.redacts !== undefined ? { redacts: draft.redacts } : {}),
+      ...(version.eventFormat === "v1" ? { eventId: newV1EventId(serverName) } : {}),
+    },
+    version,
+  );
+}
+
+/** A v1-format event ID, which names the server that made the event. */
+export function newV1EventId(serverName: string): string {
+  return `$${randomLocalpart()}:${serverName}`;
+}
+
+/** The auth checks of a new event against the state it is built on; a refusal is the client's 403. */
+export function checkNewEvent(event: RoomEvent, basis: EventBasis, version: RoomVersion): void {
+  const independent = checkStateIndependentAuthRules(event, basis.authEvents, version, basis.state.get(stateTuple("m.room.create", "")));
+  if (!independent.allowed) throw forbidden(independent.reason);
+  const decision = checkAuthRules(event, lookupIn(basis.state), version);
+  if (!decision.allowed) throw forbidden(decision.reason);
+}
+
+/** Builds, hashes and signs a local event and checks it; nothing is stored. */
+export async function buildLocalEvent(tx: Queryable, signer: Signer, roomId: string, version: RoomVersion, draft: EventDraft, now: number): Promise<{ event: RoomEvent; basis: EventBasis }> {
+  const basis = await eventBasis(tx, roomId, version, draft);
   let event: RoomEvent;
   try {
-    const unsigned = toWirePdu(
-      {
-        roomId,
-        sender: draft.sender,
-        type: draft.type,
-        ...(draft.stateKey !== undefined ? { stateKey: draft.stateKey } : {}),
-        content: draft.content,
-        originServerTs: now,
-        depth: depthAfter(parents.values()),
-        prevEventIds: extremities,
-        authEventIds: authEvents.map((e) => e.eventId),
-        ...(draft.redacts !== undefined ? { redacts: draft.redacts } : {}),
-        ...(version.eventFormat === "v1" ? { eventId: `$${randomLocalpart()}:${signer.serverName}` } : {}),
-      },
-      version,
-    );
-    event = parsePdu(signEvent(unsigned, signer.serverName, signer.key, version), version);
+    event = parsePdu(signEvent(unsignedEvent(roomId, version, draft, basis, now, signer.serverName), signer.serverName, signer.key, version), version);
   } catch (err) {
     protocolToMatrix(err);
   }
-
-  const independent = checkStateIndependentAuthRules(event, authEvents, version, state.get(stateTuple("m.room.create", "")));
-  if (!independent.allowed) throw forbidden(independent.reason);
-  const decision = checkAuthRules(event, lookupIn(state), version);
-  if (!decision.allowed) throw forbidden(decision.reason);
+  checkNewEvent(event, basis, version);
   await validateLocalRelation(tx, roomId, draft);
   if (draft.type === "m.room.redaction" && draft.redacts !== undefined) {
-    await checkLocalRedaction(tx, roomId, draft.sender, draft.redacts, lookupIn(state), version);
+    await checkLocalRedaction(tx, roomId, draft.sender, draft.redacts, lookupIn(basis.state), version);
   }
-  return persistEvent(tx, version, { event, outcome: ACCEPTED, outlier: false, stateBefore, missingPrevIds: [], mayHaveChildren: false });
+  return { event, basis };
+}
+
+/**
+ * Builds, signs, checks and stores one event in `roomId` (which must exist
+ * and be locked by the caller). The create event of a new room goes through
+ * `persistCreateEvent` instead.
+ */
+export async function appendLocalEvent(tx: Queryable, signer: Signer, roomId: string, version: RoomVersion, draft: EventDraft, now: number): Promise<Appended> {
+  const { event, basis } = await buildLocalEvent(tx, signer, roomId, version, draft, now);
+  return persistEvent(tx, version, {
+    event,
+    outcome: ACCEPTED,
+    outlier: false,
+    stateBefore: basis.stateBefore,
+    missingPrevIds: [],
+    mayHaveChildren: false,
+    federateOut: true,
+  });
 }
 
 /** The create event of a new room; the `rooms` row must already exist (v12: under the derived id). */
 export async function persistCreateEvent(tx: Queryable, event: RoomEvent, version: RoomVersion): Promise<Appended> {
   const decision = checkStateIndependentAuthRules(event, [], version);
   if (!decision.allowed) throw forbidden(decision.reason);
-  return persistEvent(tx, version, { event, outcome: ACCEPTED, outlier: false, stateBefore: null, missingPrevIds: [], mayHaveChildren: false });
+  return persistEvent(tx, version, { event, outcome: ACCEPTED, outlier: false, stateBefore: null, missingPrevIds: [], mayHaveChildren: false, federateOut: true });
 }

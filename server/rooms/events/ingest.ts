@@ -29,6 +29,8 @@ export class MissingPrevEventsError extends Error {
 export interface IngestOptions {
   /** The state before the event when its prev_events are not all held (a snapshot built from /state_ids or a join's state). */
   stateBefore?: number;
+  /** Accepted, we pass it on to the room's other servers (a remote join, leave or knock through our endpoints; an invite we sent). */
+  federateOut?: boolean;
 }
 
 const rejectedBy = (decision: AuthDecision & { allowed: false }): Outcome => ({ kind: "rejected", reason: `${decision.rule}: ${decision.reason}` });
@@ -91,6 +93,7 @@ export async function ingestEvent(tx: Queryable, version: RoomVersion, event: Ro
     stateBefore,
     missingPrevIds: parents.missing,
     mayHaveChildren: true,
+    federateOut: options.federateOut ?? false,
   });
 }
 

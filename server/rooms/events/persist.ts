@@ -26,11 +26,14 @@ export interface PersistRequest {
   missingPrevIds: readonly string[];
   /** False for an event we just built ourselves: no stored event can name it yet. */
   mayHaveChildren: boolean;
+  /** We send it to the room's other servers: our own events, and remote memberships that came in through our make/send endpoints. */
+  federateOut?: boolean;
 }
 
 export interface Appended {
   nid: number;
   event: RoomEvent;
+  outcome: Outcome;
   /** Accepted into the timeline: it gets a stream position at commit and is served to clients. */
   timeline: boolean;
   /** Current-state changes this event caused: its own key, and any that state resolution changed with it. */
@@ -56,11 +59,12 @@ export async function persistEvent(tx: Queryable, version: RoomVersion, req: Per
     rejectedReason: rejected ? outcome.reason : null,
     outlier,
     softFailed: outcome.kind === "soft_failed",
+    federateOut: req.federateOut === true && outcome.kind === "accepted" && !outlier,
     pdu: JSON.stringify(event.pdu),
     prevEventIds: event.prevEventIds,
     authEventIds: event.authEventIds,
   });
-  if (outlier || rejected) return { nid, event, timeline: false, stateChanges: [] };
+  if (outlier || rejected) return { nid, event, outcome, timeline: false, stateChanges: [] };
 
   let after = before;
   if (ownSnapshot) {
@@ -69,7 +73,7 @@ export async function persistEvent(tx: Queryable, version: RoomVersion, req: Per
   }
   await updateBackwardExtremities(tx, event.roomId, event.eventId, req.missingPrevIds);
   // Soft-failed events stay in the DAG (later events may build on them) but out of the timeline.
-  if (outcome.kind === "soft_failed" || after === null) return { nid, event, timeline: false, stateChanges: [] };
+  if (outcome.kind === "soft_failed" || after === null) return { nid, event, outcome, timeline: false, stateChanges: [] };
 
   const stateChanges = await advanceCurrentState(tx, version, {
     eventId: event.eventId,
@@ -79,5 +83,5 @@ export async function persistEvent(tx: Queryable, version: RoomVersion, req: Per
     mayHaveChildren: req.mayHaveChildren,
   });
   await indexRelation(tx, event, nid);
-  return { nid, event, timeline: true, stateChanges };
+  return { nid, event, outcome, timeline: true, stateChanges };
 }

@@ -4,7 +4,7 @@
 import type { RoomVersion } from "../../protocol/room-versions.ts";
 import type { Queryable } from "../../storage/database.ts";
 import { getEventsByIds, type StoredEvent } from "../../storage/events.ts";
-import { resolveSnapshots } from "./snapshots.ts";
+import { resolveSnapshots, snapshotOf } from "./snapshots.ts";
 
 export interface Parents {
   /** prev_events held with a known state (not outliers). */
@@ -33,4 +33,22 @@ export async function stateBeforeParents(q: Queryable, version: RoomVersion, roo
     roomId,
     parents.map((p) => p.stateGroupAfter!),
   );
+}
+
+/**
+ * The state before an event some of whose parents we lack in the DAG: each
+ * lacking parent's state comes from its origin server (/state_ids plus the
+ * parent itself, stored as outliers by the caller) and is resolved together
+ * with the snapshots of the parents we hold.
+ */
+export async function stateBeforeWithSuppliedStates(
+  q: Queryable,
+  version: RoomVersion,
+  roomId: string,
+  held: readonly StoredEvent[],
+  supplied: ReadonlyArray<ReadonlyArray<{ type: string; stateKey: string; eventNid: number }>>,
+): Promise<number> {
+  const groups = held.map((p) => p.stateGroupAfter!);
+  for (const entries of supplied) groups.push(await snapshotOf(q, roomId, entries));
+  return resolveSnapshots(q, version, roomId, groups);
 }
