@@ -13,6 +13,7 @@ import type { Signer } from "../server/rooms/events/build-local.ts";
 import type { RoomServices } from "../server/services.ts";
 import type { Database } from "../server/storage/database.ts";
 import type { Notifier } from "../server/sync/notifier.ts";
+import { createBackfill, type Backfill } from "./ingest/backfill.ts";
 import { createEduReceiver } from "./ingest/receive-edus.ts";
 import { createPduReceiver } from "./ingest/receive-pdu.ts";
 import { createTransactionReceiver, type TransactionReceiver } from "./ingest/receive-transaction.ts";
@@ -21,6 +22,7 @@ import { createKeyring, notariesFromConfig, type Keyring } from "./keys/keyring.
 import { JoinGate } from "./membership/join-gate.ts";
 import { createRemoteMembership, type RemoteMembership } from "./membership/remote-membership.ts";
 import { createResident, type Resident } from "./membership/resident.ts";
+import { createEduFanout } from "./sender/edu-fanout.ts";
 import { createFederationSender, type FederationSender } from "./sender/federation-sender.ts";
 import { createRemoteQueries, type RemoteQueries } from "./remote-queries.ts";
 import { createFederationClient, type FederationClient } from "./transport/federation-client.ts";
@@ -43,6 +45,8 @@ export interface FederationServices {
   /** Our users in rooms on other servers, and invites of their users. */
   membership: RemoteMembership;
   sender: FederationSender;
+  /** Older history of rooms from their other servers. */
+  backfill: Backfill;
   close(): void;
 }
 
@@ -51,7 +55,7 @@ export interface FederationServicesDeps {
   db: Database;
   signingKey: SigningKey;
   log: Logger;
-  rooms: Pick<RoomServices, "rooms" | "markers" | "presence">;
+  rooms: Pick<RoomServices, "rooms" | "markers" | "presence" | "outboundEdus">;
   notifier: Pick<Notifier, "onChange">;
 }
 
@@ -104,8 +108,10 @@ export function createFederationServices(deps: FederationServicesDeps): Federati
   const transactions = createTransactionReceiver({ db: deps.db, rooms, pdus, edus, joins, serverName: config.server_name, log: log.child({ component: "federation-ingest" }) });
   const resident = createResident({ db: deps.db, rooms, signer, keyring });
   const membership = createRemoteMembership({ db: deps.db, joins, rooms, client, keyring, signer, log: log.child({ component: "federation-membership" }) });
+  const backfill = createBackfill({ db: deps.db, rooms, client, pdus, serverName: config.server_name, log: log.child({ component: "federation-backfill" }) });
   const sender = createFederationSender({ db: deps.db, rooms, client, serverName: config.server_name, log: log.child({ component: "federation-sender" }) });
   deps.notifier.onChange((change) => sender.onChange(change));
+  deps.rooms.outboundEdus.subscribe(createEduFanout({ db: deps.db, sender, log: log.child({ component: "federation-sender" }) }));
   return {
     client,
     resolver,
@@ -115,6 +121,7 @@ export function createFederationServices(deps: FederationServicesDeps): Federati
     resident,
     membership,
     sender,
+    backfill,
     close() {
       sender.close();
       client.close();

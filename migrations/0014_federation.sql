@@ -46,7 +46,11 @@ COMMENT ON TABLE invite_room_state IS 'The room summary an inviting server sent 
 COMMENT ON COLUMN invite_room_state.event_nid IS 'The invite event (held as an outlier).';
 COMMENT ON COLUMN invite_room_state.room_state IS 'Stripped state events: type, state_key, sender, content.';
 
+CREATE SEQUENCE backfill_stream_positions INCREMENT BY -1 MAXVALUE -1 START WITH -1;
+COMMENT ON SEQUENCE backfill_stream_positions IS 'Stream positions of backfilled events: negative and falling, so history fetched from other servers sorts before every live event and never shows up in /sync as new.';
+
 -- Down Migration
+DROP SEQUENCE backfill_stream_positions;
 DROP TABLE invite_room_state;
 DROP INDEX room_memberships_server;
 ALTER TABLE room_memberships DROP COLUMN server_name;

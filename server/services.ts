@@ -6,6 +6,8 @@ import type { Signer } from "./rooms/events/build-local.ts";
 import { createRoomService, membershipChangesOf, type RoomService } from "./rooms/room-service.ts";
 import type { Database } from "./storage/database.ts";
 import type { Notifier } from "./sync/notifier.ts";
+import { createOutboundEdus, type OutboundEdus } from "./sync/outbound-edus.ts";
+import { serverNameOf } from "./protocol/identifiers.ts";
 import { createPresence, type Presence } from "./sync/presence.ts";
 import { createReadMarkers, type ReadMarkers } from "./sync/read-markers.ts";
 import { createStreamWriter, type StreamWriter } from "./sync/stream-writer.ts";
@@ -19,6 +21,8 @@ export interface RoomServices {
   markers: ReadMarkers;
   syncEngine: SyncEngine;
   presence: Presence;
+  /** Our users' typing, receipts and presence, for the federation sender. */
+  outboundEdus: OutboundEdus;
 }
 
 export function createRoomServices(deps: { db: Database; redis: Redis; notifier: Notifier; signer: Signer; presenceEnabled?: boolean }): RoomServices {
@@ -34,8 +38,10 @@ export function createRoomServices(deps: { db: Database; redis: Redis; notifier:
   });
   const streams = createStreamWriter(db, notifier);
   const typing = createTyping(redis, streams);
-  const markers = createReadMarkers({ db, streams, typing });
-  const presence = createPresence({ db, streams, notifier, enabled: deps.presenceEnabled ?? true });
+  const outboundEdus = createOutboundEdus();
+  const isLocalUser = (userId: string) => serverNameOf(userId) === signer.serverName;
+  const markers = createReadMarkers({ db, streams, typing, outbound: outboundEdus, isLocalUser });
+  const presence = createPresence({ db, streams, notifier, enabled: deps.presenceEnabled ?? true, outbound: outboundEdus, isLocalUser });
   const syncEngine = createSyncEngine({ db, rooms, notifier, typing, presence });
-  return { rooms, streams, typing, markers, syncEngine, presence };
+  return { rooms, streams, typing, markers, syncEngine, presence, outboundEdus };
 }

@@ -101,9 +101,11 @@ export function createPduReceiver(deps: PduReceiverDeps) {
    * Receives one PDU of a room we know. Throws PduRefused (or a federation
    * error) when it cannot be taken in; a stored outcome, rejected and
    * soft-failed included, is success. `fillGaps` false is for the events a
-   * gap fill itself fetched, so a gap never recurses.
+   * gap fill itself fetched, so a gap never recurses; `backfilled` for
+   * history fetched with /backfill.
    */
-  async function receive(origin: string, version: RoomVersion, roomId: string, json: JsonValue, fillGaps = true): Promise<RoomEvent> {
+  async function receive(origin: string, version: RoomVersion, roomId: string, json: JsonValue, options: { fillGaps?: boolean; backfilled?: boolean } = {}): Promise<RoomEvent> {
+    const fillGaps = options.fillGaps ?? true;
     const event = await verified(json, version, roomId);
     const existing = (await getEventsByIds(db, [event.eventId])).get(event.eventId);
     if (existing && !existing.outlier) return event;
@@ -125,7 +127,7 @@ export function createPduReceiver(deps: PduReceiverDeps) {
       }
       // Oldest first, so each one's parents are in place before it.
       fetched.sort((a, b) => a.depth - b.depth);
-      for (const missing of fetched) await receive(origin, version, roomId, missing.pdu, false);
+      for (const missing of fetched) await receive(origin, version, roomId, missing.pdu, { fillGaps: false });
       parents = await loadParents(db, event.prevEventIds);
     }
     const supplied = new Map<string, Awaited<ReturnType<typeof suppliedStateAfter>>>();
@@ -140,7 +142,7 @@ export function createPduReceiver(deps: PduReceiverDeps) {
         const states = now.missing.map((id) => supplied.get(id)!);
         stateBefore = await stateBeforeWithSuppliedStates(w.tx, version, roomId, now.held, states);
       }
-      await w.ingest(version, event, stateBefore === undefined ? {} : { stateBefore });
+      await w.ingest(version, event, { ...(stateBefore === undefined ? {} : { stateBefore }), ...(options.backfilled ? { backfilled: true } : {}) });
     });
     return event;
   }

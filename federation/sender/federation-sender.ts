@@ -14,6 +14,7 @@
 // (up to CATCH_UP_LIMIT events); past that only the newest event of each room
 // is sent and the destination fills the gap with get_missing_events.
 import type { Logger } from "../../server/observability/logger.ts";
+import { serverNameOf } from "../../server/protocol/identifiers.ts";
 import { isJsonObject, type JsonObject } from "../../server/protocol/json.ts";
 import type { RoomService } from "../../server/rooms/room-service.ts";
 import { federationPdu } from "../../server/rooms/server-visibility.ts";
@@ -170,10 +171,20 @@ export function createFederationSender(deps: FederationSenderDeps) {
     }
   }
 
-  /** A committed change in some room: wake the servers in it (new ones start just before this change). */
+  /**
+   * A committed change in some room: wake the servers in it, and the servers
+   * of users whose membership changed (a kicked or banned user's server is no
+   * longer in the room but must hear of it). New destinations start just
+   * before this change.
+   */
   async function onChange(change: StreamChange): Promise<void> {
     if (change.roomId === undefined || change.coalesce) return;
-    for (const server of await joinedServers(db, change.roomId)) {
+    const servers = new Set(await joinedServers(db, change.roomId));
+    for (const userId of change.userIds ?? []) {
+      const server = serverNameOf(userId);
+      if (server !== undefined) servers.add(server);
+    }
+    for (const server of servers) {
       if (server === deps.serverName || !owns(server)) continue;
       if (!known.has(server)) {
         await destinationRow(db, server, change.position - 1);

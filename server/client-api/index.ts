@@ -57,6 +57,8 @@ export interface ClientApiDeps {
   remote?: RemoteLookups;
   /** Memberships in rooms on other servers, and invites of their users. */
   remoteMembership?: RemoteMembershipPort;
+  /** Older history of a room from other servers. */
+  remoteHistory?: { backfill(roomId: string, limit: number): Promise<number> };
 }
 
 export function registerClientApi(table: RouteTable, body: RequestHandler, deps: ClientApiDeps): void {
@@ -100,7 +102,7 @@ export function registerClientApi(table: RouteTable, body: RequestHandler, deps:
     ...(deps.remote ? { lookups: deps.remote } : {}),
   });
   registerSend(table, body, { rooms, auth, messageRateLimit: limit("message") });
-  registerRoomReads(table, { db, rooms, auth });
+  registerRoomReads(table, { db, rooms, auth, ...(deps.remoteHistory ? { history: deps.remoteHistory } : {}) });
   registerContext(table, { db, rooms, auth });
   registerRelations(table, { db, rooms, auth });
   registerTimestampToEvent(table, { db, auth });

@@ -22,9 +22,13 @@ export function topologicalToken(t: TopologicalToken): string {
   return `t${t.depth}_${t.stream}`;
 }
 
-/** A `t` token, or an `s` token (from /sync) which the caller maps to a room position. */
+/**
+ * A `t` token, or an `s` token (from /sync) which the caller maps to a room
+ * position. The stream part of a `t` token may be negative: backfilled
+ * events sit before every live position.
+ */
 export function parsePaginationToken(token: string): TopologicalToken | { stream: number } {
-  const t = /^t(\d+)_(\d+)$/.exec(token);
+  const t = /^t(\d+)_(-?\d+)$/.exec(token);
   if (t) return { depth: Number(t[1]), stream: Number(t[2]) };
   const s = /^s(\d+)$/.exec(token);
   if (s) return { stream: Number(s[1]) };

@@ -96,3 +96,14 @@ export async function joinedServers(q: Queryable, roomId: string): Promise<strin
   );
   return rows.map((r) => r.server).sort();
 }
+
+/** The servers with a joined member in any room `userId` is joined to (where their presence goes). */
+export async function serversSharingRoomWith(q: Queryable, userId: string): Promise<string[]> {
+  const { rows } = await q.query<{ server: string }>(
+    `SELECT DISTINCT o.server_name AS server FROM room_memberships me
+       JOIN room_memberships o ON o.room_id = me.room_id AND o.membership = 'join'
+      WHERE me.user_id = $1 AND me.membership = 'join'`,
+    [userId],
+  );
+  return rows.map((r) => r.server).sort();
+}

@@ -202,6 +202,12 @@ export async function allocateStreamPositions(q: Queryable, count: number): Prom
   return Array.from({ length: count }, (_, i) => last - count + 1 + i);
 }
 
+/** `count` positions for backfilled events, each lower than any before (backfill_stream_positions). */
+export async function allocateBackfillPositions(q: Queryable, count: number): Promise<number[]> {
+  const { rows } = await q.query<{ position: number }>(`SELECT nextval('backfill_stream_positions') AS position FROM generate_series(1, $1)`, [count]);
+  return rows.map((r) => r.position);
+}
+
 export async function setStreamOrdering(q: Queryable, nid: number, position: number): Promise<void> {
   await q.query(`UPDATE events SET stream_ordering = $2 WHERE event_nid = $1`, [nid, position]);
 }

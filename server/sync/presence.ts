@@ -22,6 +22,7 @@ import {
   type PresenceState,
 } from "../storage/presence.ts";
 import type { Notifier } from "./notifier.ts";
+import type { OutboundEdus } from "./outbound-edus.ts";
 import type { StreamWriter } from "./stream-writer.ts";
 
 export type { PresenceState };
@@ -41,6 +42,9 @@ export interface PresenceDeps {
   notifier: Notifier;
   /** `presence.enabled`: when false nothing is stored or sent, and everyone reads as offline. */
   enabled: boolean;
+  /** Our users' presence changes, for the servers that share a room with them. */
+  outbound?: OutboundEdus;
+  isLocalUser?: (userId: string) => boolean;
 }
 
 /** The state observers should see now. */
@@ -71,6 +75,7 @@ export function createPresence(deps: PresenceDeps) {
     const position = await streams.write({ userIds: [row.userId], coalesce: true }, (tx, at) => putPresence(tx, { ...row, streamOrdering: at }));
     // Waiters listen per room, so one notification per room reaches every roommate without listing members.
     for (const roomId of await joinedRoomIds(db, row.userId)) await notifier.notify({ position, roomId, coalesce: true });
+    if (deps.isLocalUser?.(row.userId)) deps.outbound?.emit({ kind: "presence", userId: row.userId, content: presenceContent({ ...row, streamOrdering: position }, Date.now()) });
   }
 
   /** PUT /presence/{userId}/status. A missing status message clears it, as in Synapse. */

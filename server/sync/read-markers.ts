@@ -7,6 +7,7 @@ import type { Database } from "../storage/database.ts";
 import { getEventsByIds } from "../storage/events.ts";
 import { upsertReceipt } from "../storage/receipts.ts";
 import { membershipOf } from "../storage/state.ts";
+import type { OutboundEdus } from "./outbound-edus.ts";
 import type { StreamWriter } from "./stream-writer.ts";
 import type { Typing } from "./typing.ts";
 
@@ -55,7 +56,16 @@ export function parseReadMarkers(params: Record<string, unknown>): Markers {
   return { ...(fullyRead !== undefined ? { fullyRead } : {}), receipts };
 }
 
-export function createReadMarkers(deps: { db: Database; streams: StreamWriter; typing: Typing }) {
+export interface ReadMarkersDeps {
+  db: Database;
+  streams: StreamWriter;
+  typing: Typing;
+  /** Our users' typing and public receipts, for the room's other servers. */
+  outbound?: OutboundEdus;
+  isLocalUser?: (userId: string) => boolean;
+}
+
+export function createReadMarkers(deps: ReadMarkersDeps) {
   const { db, streams } = deps;
 
   async function requireJoined(roomId: string, userId: string): Promise<void> {
@@ -71,6 +81,7 @@ export function createReadMarkers(deps: { db: Database; streams: StreamWriter; t
     async setTyping(roomId: string, userId: string, typing: boolean, timeoutMs: number): Promise<void> {
       await requireJoined(roomId, userId);
       await deps.typing.setTyping(roomId, userId, typing, timeoutMs);
+      if (deps.isLocalUser?.(userId)) deps.outbound?.emit({ kind: "typing", roomId, userId, typing });
     },
 
     /** Receipts and the m.fully_read room account data, applied as one stream change. */
@@ -84,6 +95,10 @@ export function createReadMarkers(deps: { db: Database; streams: StreamWriter; t
         }
         if (markers.fullyRead !== undefined) await putAccountData(tx, userId, roomId, "m.fully_read", { event_id: markers.fullyRead }, position);
       });
+      if (deps.isLocalUser?.(userId)) {
+        // Private receipts and read markers stay on this server.
+        for (const r of markers.receipts) if (r.type === "m.read") deps.outbound?.emit({ kind: "receipt", roomId, userId, eventId: r.eventId, threadId: r.threadId, ts: now });
+      }
     },
   };
 }

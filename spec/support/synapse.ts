@@ -62,6 +62,10 @@ export interface RunningSynapse {
   logs(): string;
   /** SIGTERM, SIGKILL after a timeout, then drops the database. Safe to call twice. */
   stop(): Promise<void>;
+  /** Stops the process only: the database and directory stay for `resume`. */
+  pause(): Promise<void>;
+  /** Starts the process again after `pause`, with the same config and data. */
+  resume(): Promise<void>;
 }
 
 const DEFAULT_START_TIMEOUT_MS = 120_000;
@@ -259,25 +263,44 @@ export async function startSynapse(options: SynapseOptions = {}): Promise<Runnin
     c.query(`CREATE DATABASE ${pg.escapeIdentifier(databaseName)} TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'`),
   );
 
-  const started = Date.now();
-  const child = spawn(SYNAPSE_PYTHON, ["-m", "synapse.app.homeserver", "-c", configPath], {
-    cwd: dir,
-    env: { ...process.env, PYTHONUNBUFFERED: "1" },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  running.add(child);
+  const clientUrl = `http://127.0.0.1:${clientPort}`;
+  const federationUrl = `https://127.0.0.1:${federationPort}`;
   const output: string[] = [];
-  child.stdout!.on("data", (chunk: Buffer) => output.push(chunk.toString("utf8")));
-  child.stderr!.on("data", (chunk: Buffer) => output.push(chunk.toString("utf8")));
+  let child: ChildProcess;
   let spawnError: Error | undefined;
-  child.once("error", (err) => (spawnError = err));
-  const exited = new Promise<void>((done) =>
-    child.once("exit", () => {
-      running.delete(child);
-      done();
-    }),
-  );
+  let exited: Promise<void>;
   const alive = () => child.exitCode === null && child.signalCode === null && !spawnError;
+
+  /** Starts the Synapse process on the prepared directory and database (again, after `pause`). */
+  const spawnProcess = async (): Promise<void> => {
+    spawnError = undefined;
+    child = spawn(SYNAPSE_PYTHON, ["-m", "synapse.app.homeserver", "-c", configPath], {
+      cwd: dir,
+      env: { ...process.env, PYTHONUNBUFFERED: "1" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const current = child;
+    running.add(current);
+    current.stdout!.on("data", (chunk: Buffer) => output.push(chunk.toString("utf8")));
+    current.stderr!.on("data", (chunk: Buffer) => output.push(chunk.toString("utf8")));
+    current.once("error", (err) => (spawnError = err));
+    exited = new Promise<void>((done) =>
+      current.once("exit", () => {
+        running.delete(current);
+        done();
+      }),
+    );
+    await waitUntilReady({ clientUrl, federationUrl, alive, timeoutMs: options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS });
+  };
+
+  /** Ends the process (SIGTERM, SIGKILL after a grace period); the database and directory stay. */
+  const kill = async (): Promise<void> => {
+    if (!alive()) return;
+    child.kill("SIGTERM");
+    const timer = setTimeout(() => child.kill("SIGKILL"), STOP_GRACE_MS);
+    await exited;
+    clearTimeout(timer);
+  };
 
   let savedLog: string | undefined;
   const logs = () => {
@@ -289,12 +312,7 @@ export async function startSynapse(options: SynapseOptions = {}): Promise<Runnin
   let stopped: Promise<void> | undefined;
   const stop = () => {
     stopped ??= (async () => {
-      if (alive()) {
-        child.kill("SIGTERM");
-        const timer = setTimeout(() => child.kill("SIGKILL"), STOP_GRACE_MS);
-        await exited;
-        clearTimeout(timer);
-      }
+      await kill();
       savedLog = existsSync(logFile) ? readFileSync(logFile, "utf8") : "";
       await dropDatabase(databaseName);
       if (!options.keepDir) rmSync(dir, { recursive: true, force: true });
@@ -302,13 +320,12 @@ export async function startSynapse(options: SynapseOptions = {}): Promise<Runnin
     return stopped;
   };
 
-  const clientUrl = `http://127.0.0.1:${clientPort}`;
-  const federationUrl = `https://127.0.0.1:${federationPort}`;
+  const started = Date.now();
   try {
-    await waitUntilReady({ clientUrl, federationUrl, alive, timeoutMs: options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS });
+    await spawnProcess();
   } catch (err) {
     const why = spawnError ? `could not run ${SYNAPSE_PYTHON}: ${spawnError.message}` : (err as Error).message;
-    const state = alive() ? "still running" : `exited (${child.exitCode ?? child.signalCode})`;
+    const state = alive() ? "still running" : `exited (${child!.exitCode ?? child!.signalCode})`;
     await stop();
     throw new Error(`Synapse ${serverName} did not start: ${why}; process ${state}. Last log lines:\n${tail(logs(), LOG_TAIL_LINES)}`, {
       cause: err,
@@ -326,6 +343,8 @@ export async function startSynapse(options: SynapseOptions = {}): Promise<Runnin
     startMs,
     logs,
     stop,
+    pause: kill,
+    resume: spawnProcess,
     async registerUser(localpart: string, admin = false): Promise<SynapseUser> {
       const endpoint = `${clientUrl}/_synapse/admin/v1/register`;
       const nonce = ((await (await fetch(endpoint)).json()) as { nonce: string }).nonce;

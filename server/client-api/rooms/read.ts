@@ -27,6 +27,8 @@ export interface ReadDeps {
   db: Database;
   rooms: RoomService;
   auth: RequestHandler;
+  /** Older history from other servers, when paging back past what we hold (federation/ingest/backfill.ts). */
+  history?: { backfill(roomId: string, limit: number): Promise<number> };
 }
 
 /** Hard cap on a /messages page, as Synapse caps it. */
@@ -159,9 +161,15 @@ export function registerRoomReads(table: RouteTable, deps: ReadDeps): void {
       const collected: StoredEvent[] = [];
       let cursor = from;
       let exhausted = false;
+      let backfilled = false;
       while (collected.length < limit && !exhausted) {
         const batch = await roomEventsTopological(db, roomId, cursor, dir, Math.max(limit * 2, 20), to);
         if (batch.length === 0) {
+          // The start of what we hold: other servers of the room may hold more (once per request).
+          if (dir === "b" && !backfilled && deps.history && access.kind !== "former") {
+            backfilled = true;
+            if ((await deps.history.backfill(roomId, Math.max(limit, 20))) > 0) continue;
+          }
           exhausted = true;
           break;
         }

@@ -61,6 +61,8 @@ function randomLocalpart(): string {
 /** Where a new event of ours goes in the DAG: its parents, depth, the state before it and the auth events it cites. */
 export interface EventBasis {
   prevEventIds: string[];
+  /** The parents are every forward extremity, so the state before is the current state. */
+  allExtremities: boolean;
   depth: number;
   stateBefore: number | null;
   /** The auth-relevant part of the state before the event. */
@@ -80,7 +82,8 @@ export async function eventBasis(tx: Queryable, roomId: string, version: RoomVer
   const parents = await getEventsByIds(tx, extremities);
   let stateBefore = await getCurrentStateGroup(tx, roomId);
   let state: AuthState;
-  if (extremities.length > MAX_LOCAL_PREV_EVENTS) {
+  const allExtremities = extremities.length <= MAX_LOCAL_PREV_EVENTS;
+  if (!allExtremities) {
     // Too many forks to cite them all: the state before is that of the chosen parents.
     const chosen = [...parents.values()].sort((a, b) => b.depth - a.depth).slice(0, Math.min(MAX_LOCAL_PREV_EVENTS, MAX_PREV_EVENTS));
     extremities = chosen.map((e) => e.eventId);
@@ -92,7 +95,7 @@ export async function eventBasis(tx: Queryable, roomId: string, version: RoomVer
   const selected = authEventTypes(fields, version);
   const authEvents = selected.map(([t, s]) => state.get(stateTuple(t, s))).filter((e): e is RoomEvent => e !== undefined);
   const depth = depthAfter(extremities.map((id) => parents.get(id)).filter((p): p is StoredEvent => p !== undefined));
-  return { prevEventIds: extremities, depth, stateBefore, state, authEvents };
+  return { prevEventIds: extremities, allExtremities, depth, stateBefore, state, authEvents };
 }
 
 /** The wire form of a new event on `basis`, before hashes and signatures. */
@@ -160,6 +163,7 @@ export async function appendLocalEvent(tx: Queryable, signer: Signer, roomId: st
     missingPrevIds: [],
     mayHaveChildren: false,
     federateOut: true,
+    onAllExtremities: basis.allExtremities,
   });
 }
 
@@ -167,5 +171,14 @@ export async function appendLocalEvent(tx: Queryable, signer: Signer, roomId: st
 export async function persistCreateEvent(tx: Queryable, event: RoomEvent, version: RoomVersion): Promise<Appended> {
   const decision = checkStateIndependentAuthRules(event, [], version);
   if (!decision.allowed) throw forbidden(decision.reason);
-  return persistEvent(tx, version, { event, outcome: ACCEPTED, outlier: false, stateBefore: null, missingPrevIds: [], mayHaveChildren: false, federateOut: true });
+  return persistEvent(tx, version, {
+    event,
+    outcome: ACCEPTED,
+    outlier: false,
+    stateBefore: null,
+    missingPrevIds: [],
+    mayHaveChildren: false,
+    federateOut: true,
+    onAllExtremities: true,
+  });
 }

@@ -5,7 +5,7 @@
 import { stateTuple, type RoomEvent } from "../../protocol/events.ts";
 import type { RoomVersion } from "../../protocol/room-versions.ts";
 import type { Queryable } from "../../storage/database.ts";
-import { allocateStreamPositions, setStreamOrdering } from "../../storage/events.ts";
+import { allocateBackfillPositions, allocateStreamPositions, setStreamOrdering } from "../../storage/events.ts";
 import { positionCurrentState, setResolvedStateStream } from "../../storage/state.ts";
 import { evaluatePushActions, storePushActions } from "../push-actions.ts";
 import { applyRedaction } from "../redactions.ts";
@@ -33,7 +33,14 @@ function changedMoreThanItself(appended: Appended): boolean {
  * undefined when nothing joined the timeline.
  */
 export async function commitAppended(tx: Queryable, version: RoomVersion, appended: readonly Appended[]): Promise<number | undefined> {
-  const timeline = appended.filter((a) => a.timeline);
+  // Backfilled history takes positions from the falling sequence: nothing to notify, count or announce.
+  const history = appended.filter((a) => a.timeline && a.backfilled);
+  const historyPositions = await allocateBackfillPositions(tx, history.length);
+  for (const [i, entry] of history.entries()) {
+    await setStreamOrdering(tx, entry.nid, historyPositions[i]!);
+    if (entry.event.type === "m.room.redaction" && entry.event.redacts !== undefined) await applyRedactionNow(tx, entry.event, version);
+  }
+  const timeline = appended.filter((a) => a.timeline && !a.backfilled);
   if (timeline.length === 0) return undefined;
   // Push rules are evaluated before the stream head is locked: that lock serialises every writer.
   const push = await evaluatePushActions(tx, version, timeline);

@@ -25,6 +25,11 @@ export interface TimelineEvent {
   stateGroupAfter: number;
   /** False for an event we just built: nothing can name it as a parent yet. */
   mayHaveChildren: boolean;
+  /**
+   * Set for a local event built on every extremity: the current state it was
+   * built on. The event is then the only extremity, and nothing is looked up.
+   */
+  replacesCurrentState?: number | null;
 }
 
 /** Applies state changes to room_current_state and room_memberships (positions are set at commit). */
@@ -50,6 +55,10 @@ export async function advanceCurrentState(tx: Queryable, version: RoomVersion, e
   // An event that arrives after one of its children is not an extremity.
   const hasChildren = event.mayHaveChildren && (await eventsWithChildren(tx, [event.eventId])).size > 0;
   await advanceForwardExtremities(tx, roomId, hasChildren ? undefined : event.eventId, event.prevEventIds);
+  if (event.replacesCurrentState !== undefined) {
+    if (event.stateGroupAfter === event.replacesCurrentState) return [];
+    return moveCurrentState(tx, roomId, event.replacesCurrentState, event.stateGroupAfter);
+  }
   const extremities = await getForwardExtremities(tx, roomId);
 
   let target: number;
@@ -63,6 +72,10 @@ export async function advanceCurrentState(tx: Queryable, version: RoomVersion, e
   }
   const current = await getCurrentStateGroup(tx, roomId);
   if (target === current) return [];
+  return moveCurrentState(tx, roomId, current, target);
+}
+
+async function moveCurrentState(tx: Queryable, roomId: string, current: number | null, target: number): Promise<StateChange[]> {
   const changes = await snapshotDifference(tx, current, target);
   await applyToCurrentState(tx, roomId, changes);
   await setCurrentStateGroup(tx, roomId, target);

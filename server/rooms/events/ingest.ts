@@ -31,6 +31,8 @@ export interface IngestOptions {
   stateBefore?: number;
   /** Accepted, we pass it on to the room's other servers (a remote join, leave or knock through our endpoints; an invite we sent). */
   federateOut?: boolean;
+  /** Older history fetched with /backfill. */
+  backfilled?: boolean;
 }
 
 const rejectedBy = (decision: AuthDecision & { allowed: false }): Outcome => ({ kind: "rejected", reason: `${decision.rule}: ${decision.reason}` });
@@ -79,7 +81,8 @@ export async function ingestEvent(tx: Queryable, version: RoomVersion, event: Ro
     const decision = checkAuthRules(event, lookupIn(before), version);
     if (!decision.allowed) outcome = rejectedBy(decision);
   }
-  if (!outcome) {
+  // Soft failure is for live events only: history fetched with /backfill predates the current state.
+  if (!outcome && !options.backfilled) {
     const current = await getCurrentStateGroup(tx, event.roomId);
     if (current !== null && current !== stateBefore) {
       const decision = checkAuthRules(event, lookupIn(await authState(tx, event.roomId, keys)), version);
@@ -94,6 +97,7 @@ export async function ingestEvent(tx: Queryable, version: RoomVersion, event: Ro
     missingPrevIds: parents.missing,
     mayHaveChildren: true,
     federateOut: options.federateOut ?? false,
+    backfilled: options.backfilled ?? false,
   });
 }
 

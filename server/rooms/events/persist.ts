@@ -28,6 +28,14 @@ export interface PersistRequest {
   mayHaveChildren: boolean;
   /** We send it to the room's other servers: our own events, and remote memberships that came in through our make/send endpoints. */
   federateOut?: boolean;
+  /** History fetched from another server (/backfill): positioned before every live event, never news for /sync. */
+  backfilled?: boolean;
+  /**
+   * A local event built on all the forward extremities, whose state before is
+   * the current state: it becomes the only extremity and its state after the
+   * current state, with no look-ups (the common case, kept cheap).
+   */
+  onAllExtremities?: boolean;
 }
 
 export interface Appended {
@@ -38,6 +46,8 @@ export interface Appended {
   timeline: boolean;
   /** Current-state changes this event caused: its own key, and any that state resolution changed with it. */
   stateChanges: StateChange[];
+  /** Backfilled history: a negative position, no push actions, no wake-ups. */
+  backfilled?: boolean;
 }
 
 export async function persistEvent(tx: Queryable, version: RoomVersion, req: PersistRequest): Promise<Appended> {
@@ -71,7 +81,8 @@ export async function persistEvent(tx: Queryable, version: RoomVersion, req: Per
     after = await createStateGroup(tx, event.roomId, before, [{ type: event.type, stateKey: event.stateKey!, eventNid: nid }]);
     await setStateGroupAfter(tx, nid, after);
   }
-  await updateBackwardExtremities(tx, event.roomId, event.eventId, req.missingPrevIds);
+  // An event we just built cannot be anyone's missing parent, and has none missing itself.
+  if (req.mayHaveChildren || req.missingPrevIds.length > 0) await updateBackwardExtremities(tx, event.roomId, event.eventId, req.missingPrevIds);
   // Soft-failed events stay in the DAG (later events may build on them) but out of the timeline.
   if (outcome.kind === "soft_failed" || after === null) return { nid, event, outcome, timeline: false, stateChanges: [] };
 
@@ -81,7 +92,8 @@ export async function persistEvent(tx: Queryable, version: RoomVersion, req: Per
     prevEventIds: event.prevEventIds,
     stateGroupAfter: after,
     mayHaveChildren: req.mayHaveChildren,
+    ...(req.onAllExtremities ? { replacesCurrentState: before } : {}),
   });
   await indexRelation(tx, event, nid);
-  return { nid, event, outcome, timeline: true, stateChanges };
+  return { nid, event, outcome, timeline: true, stateChanges, ...(req.backfilled ? { backfilled: true } : {}) };
 }

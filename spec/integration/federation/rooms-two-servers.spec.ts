@@ -48,9 +48,11 @@ describe("rooms across two server processes", function () {
   for (const version of ["12", "10", "1"]) {
     describe(`room version ${version}`, () => {
       let roomId: string;
+      const before: string[] = [];
 
       it("lets a user of B join a public room of A by ID through A", async () => {
         roomId = await createRoom(apiA, alice, { preset: "public_chat", room_version: version, name: `Room v${version}` });
+        for (let i = 0; i < 3; i++) before.push(await sendText(apiA, alice, roomId, `before the join ${i}`));
         const joined = await apiB.post<{ room_id: string }>(`${V3}/join/${encodeURIComponent(roomId)}?server_name=${encodeURIComponent(a.serverName)}`, {}, { token: bob.access_token });
         expect(joined.status, JSON.stringify(joined.body)).to.equal(200);
         expect(joined.body.room_id).to.equal(roomId);
@@ -78,6 +80,43 @@ describe("rooms across two server processes", function () {
         // The sync of A's user shows B's message too.
         const s = await apiA.get<SyncResponse>(`${V3}/sync`, { token: alice.access_token });
         expect(s.body.rooms.join[roomId]!.timeline.events.map((e) => e.event_id)).to.include(sent[4]);
+      });
+
+      it("backfills history older than the join from A when B's user pages back", async () => {
+        const history = await timeline(apiB, bob, roomId);
+        const messages = history.filter((e) => e.type === "m.room.message").map((e) => e.event_id);
+        expect(messages.slice(0, 3)).to.deep.equal(before);
+        expect(history.map((e) => e.type)).to.include("m.room.create");
+        // Backfilled history is not news: an incremental sync after it carries none of it.
+        const first = await apiB.get<SyncResponse>(`${V3}/sync`, { token: bob.access_token });
+        const next = await apiB.get<SyncResponse>(`${V3}/sync?since=${first.body.next_batch}&timeout=0`, { token: bob.access_token });
+        expect(next.body.rooms.join[roomId]?.timeline.events ?? []).to.deep.equal([]);
+      });
+
+      it("carries typing notifications and read receipts both ways", async () => {
+        const typed = await apiB.put(`${room(roomId)}/typing/${encodeURIComponent(bob.user_id)}`, { typing: true, timeout: 20_000 }, { token: bob.access_token });
+        expect(typed.status).to.equal(200);
+        await eventually("bob typing on A", async () => {
+          const s = await apiA.get<SyncResponse & { rooms: { join: Record<string, { ephemeral: { events: Array<Record<string, any>> } }> } }>(`${V3}/sync`, { token: alice.access_token });
+          const typing = s.body.rooms.join[roomId]?.ephemeral.events.find((e) => e.type === "m.typing");
+          return typing?.content.user_ids.includes(bob.user_id) ? true : undefined;
+        });
+        const last = await sendText(apiA, alice, roomId, "read me");
+        await eventually("A's message on B", async () => ((await timeline(apiB, bob, roomId)).some((e) => e.event_id === last) ? true : undefined));
+        const receipt = await apiB.post(`${room(roomId)}/receipt/m.read/${encodeURIComponent(last)}`, {}, { token: bob.access_token });
+        expect(receipt.status).to.equal(200);
+        await eventually("bob's receipt on A", async () => {
+          const s = await apiA.get<SyncResponse & { rooms: { join: Record<string, { ephemeral: { events: Array<Record<string, any>> } }> } }>(`${V3}/sync`, { token: alice.access_token });
+          const receipts = s.body.rooms.join[roomId]?.ephemeral.events.find((e) => e.type === "m.receipt");
+          return receipts?.content[last]?.["m.read"]?.[bob.user_id] ? true : undefined;
+        });
+        const aliceTyping = await apiA.put(`${room(roomId)}/typing/${encodeURIComponent(alice.user_id)}`, { typing: true, timeout: 20_000 }, { token: alice.access_token });
+        expect(aliceTyping.status).to.equal(200);
+        await eventually("alice typing on B", async () => {
+          const s = await apiB.get<SyncResponse & { rooms: { join: Record<string, { ephemeral: { events: Array<Record<string, any>> } }> } }>(`${V3}/sync`, { token: bob.access_token });
+          const typing = s.body.rooms.join[roomId]?.ephemeral.events.find((e) => e.type === "m.typing");
+          return typing?.content.user_ids.includes(alice.user_id) ? true : undefined;
+        });
       });
 
       it("carries state changes both ways", async () => {
