@@ -208,6 +208,25 @@ describe("federation with a real Synapse", function () {
     expect(held.body.chunk.map((e) => e.event_id)).not.to.include(afterBan);
   });
 
+  it("joins Synapse's rooms of every version 1–12, and Synapse joins ours, each carrying a message", async function () {
+    this.timeout(300_000);
+    for (let v = 1; v <= 12; v++) {
+      const version = String(v);
+      const theirs = await onSynapse.post<{ room_id: string }>(`${V3}/createRoom`, { preset: "public_chat", room_version: version }, sam.access_token);
+      expect(theirs.status, `v${version}: ${theirs.text}`).to.equal(200);
+      const joined = await api.post(`${V3}/join/${encodeURIComponent(theirs.body.room_id)}?server_name=${encodeURIComponent(synapse!.serverName)}`, {}, { token: olive.access_token });
+      expect(joined.status, `v${version} on Synapse: ${joined.text}`).to.equal(200);
+      const ourMessage = await sendText(api, olive, theirs.body.room_id, `v${version} from Myelin`);
+      await eventually(`v${version}: our message on Synapse`, async () => ((await synapseTimeline(theirs.body.room_id)).some((e) => e.event_id === ourMessage) ? true : undefined));
+
+      const mine = await createRoom(api, olive, { preset: "public_chat", room_version: version });
+      const theyJoined = await onSynapse.post(`${V3}/join/${encodeURIComponent(mine)}?server_name=${encodeURIComponent(ours!.serverName)}`, {}, sam.access_token);
+      expect(theyJoined.status, `v${version} on Myelin: ${theyJoined.text}`).to.equal(200);
+      const theirMessage = await onSynapse.put<{ event_id: string }>(`${room(mine)}/send/m.room.message/v${version}`, { msgtype: "m.text", body: `v${version} from Synapse` }, sam.access_token);
+      await eventually(`v${version}: Synapse's message here`, async () => ((await ourTimeline(mine)).some((e) => e.event_id === theirMessage.body.event_id) ? true : undefined));
+    }
+  });
+
   it("sends Synapse, stopped while we send 50 messages, all 50 in order once it is back", async function () {
     this.timeout(240_000);
     await synapse!.pause();

@@ -45,6 +45,21 @@ describe("rooms across two server processes", function () {
     await Promise.all([a?.destroy(), b?.destroy()]);
   });
 
+  it("joins rooms of every version 1–12 over federation and carries a message each way", async () => {
+    for (let v = 1; v <= 12; v++) {
+      const version = String(v);
+      const roomId = await createRoom(apiA, alice, { preset: "public_chat", room_version: version });
+      const joined = await apiB.post(`${V3}/join/${encodeURIComponent(roomId)}?server_name=${encodeURIComponent(a.serverName)}`, {}, { token: bob.access_token });
+      expect(joined.status, `v${version}: ${JSON.stringify(joined.body)}`).to.equal(200);
+      const create = await apiB.get<{ room_version: string }>(`${room(roomId)}/state/m.room.create/`, { token: bob.access_token });
+      expect(create.body.room_version, `v${version}`).to.equal(version);
+      const fromB = await sendText(apiB, bob, roomId, `v${version} from B`);
+      const fromA = await sendText(apiA, alice, roomId, `v${version} from A`);
+      await eventually(`v${version}: B's message on A`, async () => ((await timeline(apiA, alice, roomId)).some((e) => e.event_id === fromB) ? true : undefined));
+      await eventually(`v${version}: A's message on B`, async () => ((await timeline(apiB, bob, roomId)).some((e) => e.event_id === fromA) ? true : undefined));
+    }
+  });
+
   for (const version of ["12", "10", "1"]) {
     describe(`room version ${version}`, () => {
       let roomId: string;
