@@ -15,7 +15,7 @@ import type { Database } from "../server/storage/database.ts";
 import type { Notifier } from "../server/sync/notifier.ts";
 import { createBackfill, type Backfill } from "./ingest/backfill.ts";
 import { createEduReceiver } from "./ingest/receive-edus.ts";
-import { createPduReceiver } from "./ingest/receive-pdu.ts";
+import { createPduReceiver, serverAllowedInRoom } from "./ingest/receive-pdu.ts";
 import { createTransactionReceiver, type TransactionReceiver } from "./ingest/receive-transaction.ts";
 import { createRemoteEvents } from "./ingest/remote-events.ts";
 import { createKeyring, notariesFromConfig, type Keyring } from "./keys/keyring.ts";
@@ -103,7 +103,7 @@ export function createFederationServices(deps: FederationServicesDeps): Federati
   const signer: Signer = { serverName: config.server_name, key: deps.signingKey };
   const rooms = deps.rooms.rooms;
   const pdus = createPduReceiver({ db: deps.db, rooms, keyring, remote: createRemoteEvents(client), log: log.child({ component: "federation-ingest" }) });
-  const edus = createEduReceiver({ markers: deps.rooms.markers, presence: deps.rooms.presence, log: log.child({ component: "federation-edus" }) });
+  const edus = createEduReceiver({ allowedInRoom: (roomId, server) => serverAllowedInRoom(deps.db, roomId, server), markers: deps.rooms.markers, presence: deps.rooms.presence, log: log.child({ component: "federation-edus" }) });
   const joins = new JoinGate();
   const transactions = createTransactionReceiver({ db: deps.db, rooms, pdus, edus, joins, serverName: config.server_name, log: log.child({ component: "federation-ingest" }) });
   const resident = createResident({ db: deps.db, rooms, signer, keyring });

@@ -15,6 +15,8 @@ import type { ReadMarkers } from "../../server/sync/read-markers.ts";
 const REMOTE_TYPING_TIMEOUT_MS = 30_000;
 
 export interface EduReceiverDeps {
+  /** The room's server ACL (typing and receipts are about a room, so the ACL applies). */
+  allowedInRoom: (roomId: string, serverName: string) => Promise<boolean>;
   markers: Pick<ReadMarkers, "setTyping" | "mark">;
   presence: Pick<Presence, "setRemote">;
   log: Logger;
@@ -26,12 +28,14 @@ export function createEduReceiver(deps: EduReceiverDeps) {
   async function typing(origin: string, content: JsonObject): Promise<void> {
     const { room_id: roomId, user_id: userId, typing } = content;
     if (typeof roomId !== "string" || !fromOrigin(origin, userId) || typeof typing !== "boolean") return;
+    if (!(await deps.allowedInRoom(roomId, origin))) return;
     await deps.markers.setTyping(roomId, userId, typing, REMOTE_TYPING_TIMEOUT_MS);
   }
 
   async function receipts(origin: string, content: JsonObject): Promise<void> {
     for (const [roomId, byType] of Object.entries(content)) {
       if (!isJsonObject(byType) || !isJsonObject(byType["m.read"])) continue;
+      if (!(await deps.allowedInRoom(roomId, origin))) continue;
       for (const [userId, receipt] of Object.entries(byType["m.read"])) {
         if (!fromOrigin(origin, userId) || !isJsonObject(receipt) || !Array.isArray(receipt.event_ids)) continue;
         const eventId = receipt.event_ids.find((id): id is string => typeof id === "string");

@@ -16,7 +16,7 @@ import { serverAllowedByAcl } from "../../server/protocol/server-acl.ts";
 import { authState } from "../../server/rooms/events/auth-state.ts";
 import { loadParents, stateBeforeWithSuppliedStates } from "../../server/rooms/events/state-before.ts";
 import type { RoomService } from "../../server/rooms/room-service.ts";
-import type { Database } from "../../server/storage/database.ts";
+import type { Database, Queryable } from "../../server/storage/database.ts";
 import { getEventsByIds, getForwardExtremities } from "../../server/storage/events.ts";
 import type { Keyring } from "../keys/keyring.ts";
 import type { RemoteEvents } from "./remote-events.ts";
@@ -38,9 +38,13 @@ export interface PduReceiverDeps {
 export class PduRefused extends Error {}
 
 /** Whether the room's server ACL lets `serverName` take part (spec: applied to every request about the room). */
-export async function checkServerAcl(db: Database, roomId: string, serverName: string): Promise<void> {
+export async function serverAllowedInRoom(db: Queryable, roomId: string, serverName: string): Promise<boolean> {
   const acl = (await authState(db, roomId, [["m.room.server_acl", ""]])).get(stateTuple("m.room.server_acl", ""));
-  if (!serverAllowedByAcl(acl?.content as JsonObject | undefined, serverName)) throw new PduRefused(`${serverName} is denied by the room's server ACL`);
+  return serverAllowedByAcl(acl?.content as JsonObject | undefined, serverName);
+}
+
+export async function checkServerAcl(db: Queryable, roomId: string, serverName: string): Promise<void> {
+  if (!(await serverAllowedInRoom(db, roomId, serverName))) throw new PduRefused(`${serverName} is denied by the room's server ACL`);
 }
 
 export function createPduReceiver(deps: PduReceiverDeps) {
