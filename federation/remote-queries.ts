@@ -6,7 +6,7 @@
 import { MatrixError } from "../server/errors/matrix-error.ts";
 import type { Logger } from "../server/observability/logger.ts";
 import { isValidRoomId, isValidServerName, serverNameOf } from "../server/protocol/identifiers.ts";
-import { isJsonObject } from "../server/protocol/json.ts";
+import { isJsonObject, type JsonObject } from "../server/protocol/json.ts";
 import { asClientError } from "./remote-errors.ts";
 import type { FederationClient } from "./transport/federation-client.ts";
 
@@ -18,6 +18,7 @@ export interface RemoteProfile {
 export interface RemoteQueries {
   profile(userId: string, field?: "displayname" | "avatar_url"): Promise<RemoteProfile>;
   directory(alias: string): Promise<{ roomId: string; servers: string[] }>;
+  publicRooms(server: string, request: JsonObject): Promise<JsonObject>;
 }
 
 const text = (value: unknown): string | null => (typeof value === "string" ? value : null);
@@ -49,6 +50,21 @@ export function createRemoteQueries(deps: { client: Pick<FederationClient, "requ
       const servers = isJsonObject(body) && Array.isArray(body.servers) ? body.servers : [];
       if (typeof roomId !== "string" || !isValidRoomId(roomId)) throw new MatrixError(502, "M_UNKNOWN", `${destination} sent a malformed alias answer`);
       return { roomId, servers: servers.filter((s): s is string => typeof s === "string" && isValidServerName(s)) };
+    },
+
+    async publicRooms(server, request) {
+      let body;
+      try {
+        body = await deps.client.request(server, "POST", "/_matrix/federation/v1/publicRooms", { body: request, ...timeout });
+      } catch (err) {
+        throw asClientError(err, "Room directory", deps.log);
+      }
+      if (!isJsonObject(body) || !Array.isArray(body.chunk)) throw new MatrixError(502, "M_UNKNOWN", `${server} sent a malformed room directory`);
+      // Only what the spec defines for a directory page is passed on.
+      const page: JsonObject = { chunk: body.chunk.filter(isJsonObject) };
+      for (const key of ["next_batch", "prev_batch"]) if (typeof body[key] === "string") page[key] = body[key];
+      if (typeof body.total_room_count_estimate === "number") page.total_room_count_estimate = body.total_room_count_estimate;
+      return page;
     },
   };
 }

@@ -49,7 +49,19 @@ COMMENT ON COLUMN invite_room_state.room_state IS 'Stripped state events: type, 
 CREATE SEQUENCE backfill_stream_positions INCREMENT BY -1 MAXVALUE -1 START WITH -1;
 COMMENT ON SEQUENCE backfill_stream_positions IS 'Stream positions of backfilled events: negative and falling, so history fetched from other servers sorts before every live event and never shows up in /sync as new.';
 
+CREATE TABLE openid_tokens (
+  token_hash      BYTEA PRIMARY KEY,
+  user_id         TEXT NOT NULL REFERENCES users (user_id),
+  expires_ts      BIGINT NOT NULL
+);
+CREATE INDEX openid_tokens_expiry ON openid_tokens (expires_ts);
+COMMENT ON TABLE openid_tokens IS 'OpenID tokens a user asked for (POST /user/{userId}/openid/request_token) to prove who they are to a third party, which checks them with GET /_matrix/federation/v1/openid/userinfo; stored as hashes.';
+COMMENT ON COLUMN openid_tokens.token_hash IS 'SHA-256 of the token.';
+COMMENT ON COLUMN openid_tokens.user_id IS 'The user the token vouches for.';
+COMMENT ON COLUMN openid_tokens.expires_ts IS 'Expiry, ms since epoch; expired rows are deleted when a new token is issued.';
+
 -- Down Migration
+DROP TABLE openid_tokens;
 DROP SEQUENCE backfill_stream_positions;
 DROP TABLE invite_room_state;
 DROP INDEX room_memberships_server;

@@ -9,6 +9,7 @@ import { isValidRoomAlias, isValidUserId, serverNameOf } from "../../server/prot
 import type { JsonObject } from "../../server/protocol/json.ts";
 import { getProfile } from "../../server/storage/accounts.ts";
 import { getAlias } from "../../server/storage/aliases.ts";
+import { joinedServers } from "../../server/storage/dag.ts";
 import type { Database } from "../../server/storage/database.ts";
 
 export interface QueryDeps {
@@ -52,6 +53,8 @@ export function registerFederationQueries(table: RouteTable, deps: QueryDeps): v
     const found = serverNameOf(alias) === serverName ? await getAlias(db, alias) : undefined;
     if (!found) throw notFound("Room alias not found.");
     // Until rooms are joined over federation, only this server is in a local room.
-    res.json({ room_id: found.roomId, servers: [serverName] });
+    // Servers in the room that can help a joining server, ours first (Synapse's order).
+    const servers = [serverName, ...(await joinedServers(db, found.roomId)).filter((s) => s !== serverName)];
+    res.json({ room_id: found.roomId, servers });
   });
 }

@@ -39,6 +39,7 @@ import { registerRefresh } from "./refresh.ts";
 import { registerDevices } from "./devices.ts";
 import { registerPassword } from "./password.ts";
 import { registerCapabilities } from "./capabilities.ts";
+import { registerOpenId } from "./openid.ts";
 import { registerLoginToken } from "./login-token.ts";
 import { registerProfile } from "./profile.ts";
 import type { RemoteLookups } from "./remote-lookups.ts";
@@ -89,6 +90,7 @@ export function registerClientApi(table: RouteTable, body: RequestHandler, deps:
     },
   });
   registerCapabilities(table, { auth });
+  registerOpenId(table, body, { db, serverName: config.server_name, auth });
   registerLoginToken(table, body, { db, uia, serverName: config.server_name, auth, rateLimit: limit("login") });
 
   registerCreateRoom(table, body, { db, signer: deps.signer, rooms, auth });
@@ -108,7 +110,7 @@ export function registerClientApi(table: RouteTable, body: RequestHandler, deps:
   registerTimestampToEvent(table, { db, auth });
   registerReports(table, body, { db, auth });
   registerDirectory(table, body, { db, serverName: config.server_name, auth, ...(deps.remote ? { remote: deps.remote } : {}) });
-  registerPublicRooms(table, body, { db, serverName: config.server_name, auth });
+  registerPublicRooms(table, body, { db, serverName: config.server_name, auth, ...(deps.remote ? { remote: deps.remote } : {}) });
   registerRoomSummary(table, { db, auth });
   registerHierarchy(table, { db, redis, auth });
   registerUpgrade(table, body, { db, signer: deps.signer, rooms, auth });

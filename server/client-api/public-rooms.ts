@@ -4,107 +4,64 @@
 // PUT  /_matrix/client/v3/directory/list/room/{roomId}   https://spec.matrix.org/v1.19/client-server-api/#put_matrixclientv3directorylistroomroomid
 import type { Request, RequestHandler } from "express";
 import { requester } from "../auth/authenticate.ts";
-import { badJson, forbidden, invalidParam, MatrixError, notFound } from "../errors/matrix-error.ts";
+import { forbidden, invalidParam, MatrixError, notFound } from "../errors/matrix-error.ts";
 import { requireJsonObject } from "../http/middleware.ts";
 import type { RouteTable } from "../http/route-table.ts";
 import { stateTuple } from "../protocol/events.ts";
 import { isValidServerName } from "../protocol/identifiers.ts";
-import { isJsonObject } from "../protocol/json.ts";
+import type { JsonObject } from "../protocol/json.ts";
 import { parsePowerLevels, requiredPowerForEvent, userPowerLevel } from "../protocol/power-levels.ts";
 import { getRoomVersion } from "../protocol/room-versions.ts";
 import { authState } from "../rooms/events/auth-state.ts";
-import { publishedRoomChunk } from "../rooms/room-summary.ts";
+import { directoryPage, directoryRequestFromBody, limitFromQuery, parseSince, type DirectoryRequest } from "../rooms/public-directory.ts";
 import type { Database } from "../storage/database.ts";
-import { isRoomPublished, publishedRoomsPage, setRoomPublished, type DirectoryQuery } from "../storage/public-rooms.ts";
+import { isRoomPublished, setRoomPublished } from "../storage/public-rooms.ts";
 import { getRoomVersionId, membershipOf } from "../storage/state.ts";
-import { optionalString } from "./params.ts";
+import type { RemoteLookups } from "./remote-lookups.ts";
 import { queryString, roomIdParam } from "./rooms/params.ts";
 
 export interface PublicRoomsDeps {
   db: Database;
   serverName: string;
   auth: RequestHandler;
-}
-
-const DEFAULT_LIMIT = 100;
-const MAX_LIMIT = 500;
-
-/**
- * `since` tokens are offsets into the ordered list ("o<offset>"). Rooms that
- * gain or lose members between pages can shift by a place, so a client may see
- * a room twice or miss one; the directory is a browsing aid and Synapse's
- * keyset tokens have the same exposure to reordering.
- */
-function parseSince(since: string | undefined): number {
-  if (since === undefined || since === "") return 0;
-  const match = /^o(\d{1,9})$/.exec(since);
-  if (!match) throw invalidParam("Invalid since token");
-  return Number(match[1]);
-}
-
-/** 0 or absent means "server default", as in Synapse. */
-function normaliseLimit(limit: number | undefined): number {
-  if (limit === undefined || limit === 0) return DEFAULT_LIMIT;
-  return Math.min(limit, MAX_LIMIT);
+  /** Another server's directory, asked over federation. */
+  remote?: Pick<RemoteLookups, "publicRooms">;
 }
 
 export function registerPublicRooms(table: RouteTable, body: RequestHandler, deps: PublicRoomsDeps): void {
   const { db, serverName, auth } = deps;
 
-  /** Remote directories need a federation client, which does not exist yet. */
-  const checkServer = (req: Request) => {
+  /** The server whose directory is asked for, if not ours. */
+  const remoteServer = (req: Request): string | undefined => {
     const server = queryString(req, "server");
-    if (server === undefined || server === serverName) return;
+    if (server === undefined || server === serverName) return undefined;
     if (!isValidServerName(server)) throw invalidParam(`Invalid server name: ${server}`);
-    throw notFound(`Cannot query the room directory of ${server}: this server does not federate yet`);
+    if (!deps.remote) throw notFound(`Cannot query the room directory of ${server}`);
+    return server;
   };
-
-  async function page(query: Omit<DirectoryQuery, "limit" | "offset">, limit: number, offset: number) {
-    const { rooms, total } = await publishedRoomsPage(db, { ...query, limit: limit + 1, offset });
-    const response: Record<string, unknown> = { chunk: rooms.slice(0, limit).map(publishedRoomChunk) };
-    if (rooms.length > limit) response.next_batch = `o${offset + limit}`;
-    if (offset > 0) response.prev_batch = `o${Math.max(0, offset - limit)}`;
-    if (rooms.length > 0) response.total_room_count_estimate = total;
-    return response;
-  }
 
   for (const prefix of ["/_matrix/client/v3", "/_matrix/client/r0"]) {
     // Unauthenticated, as the spec defines it: published rooms are public.
     table.add("GET", `${prefix}/publicRooms`, async (req, res) => {
-      checkServer(req);
-      const rawLimit = queryString(req, "limit");
-      if (rawLimit !== undefined && !/^\d{1,9}$/.test(rawLimit)) throw invalidParam("limit must be a non-negative integer");
-      const limit = normaliseLimit(rawLimit === undefined ? undefined : Number(rawLimit));
-      res.json(await page({}, limit, parseSince(queryString(req, "since"))));
+      const request: DirectoryRequest = { filter: {}, limit: limitFromQuery(queryString(req, "limit")), offset: 0, thirdPartyInstance: false };
+      const since = queryString(req, "since");
+      const server = remoteServer(req);
+      if (server) {
+        res.json(await deps.remote!.publicRooms(server, { limit: request.limit, ...(since ? { since } : {}) }));
+        return;
+      }
+      res.json(await directoryPage(db, { ...request, offset: parseSince(since) }));
     });
 
     table.add("POST", `${prefix}/publicRooms`, auth, body, async (req, res) => {
-      checkServer(req);
       const params = requireJsonObject(req);
-      const rawLimit = params.limit;
-      if (rawLimit !== undefined && (typeof rawLimit !== "number" || !Number.isSafeInteger(rawLimit) || rawLimit < 0)) {
-        throw badJson("limit must be a non-negative integer");
-      }
-      const query: Omit<DirectoryQuery, "limit" | "offset"> = {};
-      if (params.filter !== undefined && params.filter !== null) {
-        if (!isJsonObject(params.filter)) throw badJson("filter must be an object");
-        const term = optionalString(params.filter, "generic_search_term");
-        if (term !== undefined && term.trim() !== "") query.searchTerm = term.trim();
-        const types = params.filter.room_types;
-        if (types !== undefined && types !== null) {
-          if (!Array.isArray(types) || !types.every((t) => t === null || typeof t === "string")) {
-            throw badJson("filter.room_types must be an array of strings and nulls");
-          }
-          query.roomTypes = types as Array<string | null>;
-        }
-      }
-      // Application-service networks are not bridged here: only the main list exists.
-      if (params.third_party_instance_id !== undefined) {
-        res.json({ chunk: [] });
+      const request = directoryRequestFromBody(params);
+      const server = remoteServer(req);
+      if (server) {
+        res.json(await deps.remote!.publicRooms(server, params as JsonObject));
         return;
       }
-      const since = optionalString(params, "since");
-      res.json(await page(query, normaliseLimit(rawLimit as number | undefined), parseSince(since)));
+      res.json(await directoryPage(db, request));
     });
 
     table.add("GET", `${prefix}/directory/list/room/:roomId`, async (req, res) => {

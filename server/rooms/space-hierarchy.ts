@@ -62,7 +62,7 @@ export function orderedChildren(events: readonly StoredEvent[], suggestedOnly: b
 }
 
 /** Stripped state with origin_server_ts, as children_state carries it. */
-function strippedChild(e: StoredEvent): JsonObject {
+export function strippedChild(e: StoredEvent): JsonObject {
   return { type: e.type, state_key: e.stateKey ?? "", content: (pduOf(e).content ?? {}) as JsonObject, sender: e.sender, origin_server_ts: e.originServerTs };
 }
 
