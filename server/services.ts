@@ -2,6 +2,8 @@
 // by the HTTP client API and the WebSocket stream (the composition root,
 // server/main.ts, builds them; nothing here is a singleton).
 import type { Redis } from "ioredis";
+import type { CacheRegistry } from "./lib/bounded-cache.ts";
+import type { RoomVersion } from "./protocol/room-versions.ts";
 import type { Signer } from "./rooms/append-event.ts";
 import { createRoomService, type RoomService } from "./rooms/room-service.ts";
 import type { Database } from "./storage/database.ts";
@@ -21,9 +23,21 @@ export interface RoomServices {
   presence: Presence;
 }
 
-export function createRoomServices(deps: { db: Database; redis: Redis; notifier: Notifier; signer: Signer; presenceEnabled?: boolean }): RoomServices {
+export interface RoomServicesDeps {
+  db: Database;
+  redis: Redis;
+  notifier: Notifier;
+  signer: Signer;
+  presenceEnabled?: boolean;
+  caches: CacheRegistry;
+  /** Maximum entries of the room-version cache (config caches.room_versions). */
+  roomVersionsCacheSize: number;
+}
+
+export function createRoomServices(deps: RoomServicesDeps): RoomServices {
   const { db, redis, notifier, signer } = deps;
-  const rooms = createRoomService({ db, signer, notifier });
+  const versions = deps.caches.create<string, RoomVersion>("room_versions", deps.roomVersionsCacheSize);
+  const rooms = createRoomService({ db, signer, notifier, versions });
   const streams = createStreamWriter(db, notifier);
   const typing = createTyping(redis, streams);
   const markers = createReadMarkers({ db, streams, typing });

@@ -5,6 +5,7 @@
 import { forbidden, MatrixError } from "../errors/matrix-error.ts";
 import type { JsonObject } from "../protocol/json.ts";
 import { getRoomVersion, type RoomVersion } from "../protocol/room-versions.ts";
+import type { BoundedCache } from "../lib/bounded-cache.ts";
 import type { Database, Queryable } from "../storage/database.ts";
 import { findTxnEvent, insertTxnEvent } from "../storage/events.ts";
 import { getRoomVersionId, lockRoom, roomMembers } from "../storage/state.ts";
@@ -15,6 +16,8 @@ export interface RoomServiceDeps {
   db: Database;
   signer: Signer;
   notifier: Notifier;
+  /** Room ID → version; bounded (caches.room_versions) so it does not grow with every room the process has seen. */
+  versions: BoundedCache<string, RoomVersion>;
 }
 
 export interface SendResult {
@@ -29,7 +32,7 @@ export interface TxnScope {
 }
 
 export function createRoomService(deps: RoomServiceDeps) {
-  const versions = new Map<string, RoomVersion>();
+  const { versions } = deps;
 
   /** The room's version (immutable, so cached); 403 for unknown rooms, as Synapse does, to not reveal which exist. */
   async function roomVersion(q: Queryable, roomId: string): Promise<RoomVersion> {
