@@ -13,11 +13,9 @@ import { parseArgs } from "node:util";
 import { WebSocket } from "ws";
 import { StreamClient } from "../server/sync/stream/client.ts";
 import { STREAM_PATH } from "../server/sync/stream/protocol.ts";
-import { migrateToLatest } from "../server/storage/migrate.ts";
-import { dropDatabase, withAdmin } from "../spec/support/admin-db.ts";
-import { databaseUrl } from "../spec/support/test-env.ts";
 import { startServer, type RunningServer } from "../spec/support/server-process.ts";
 import { adminRegisterMac } from "../spec/support/accounts.ts";
+import { runBench, withThrowawayDatabase } from "./throwaway-database.ts";
 
 const { values: args } = parseArgs({
   options: {
@@ -163,12 +161,9 @@ async function fanOut(server: RunningServer, transport: "stream" | "sync"): Prom
 }
 
 async function main(): Promise<void> {
-  const name = `myelin_bench_${Date.now()}`;
-  await withAdmin((c) => c.query(`CREATE DATABASE ${name}`));
-  try {
-    await migrateToLatest(databaseUrl(name));
+  await withThrowawayDatabase("myelin_bench", async (url) => {
     console.log(`node ${process.version}, ${(await import("node:os")).cpus().length} CPUs; server and clients on this machine`);
-    const env = { DATABASE_URL: databaseUrl(name) };
+    const env = { DATABASE_URL: url };
     const config = { stream: { max_connections_per_user: IDLE + 10, max_connections: IDLE + MEMBERS + 100 }, database: { pool_max: 20 } };
     const transports = String(args.transports).split(",").filter((t): t is "stream" | "sync" => t === "stream" || t === "sync");
     for (const transport of transports) {
@@ -181,16 +176,8 @@ async function main(): Promise<void> {
         await server.stop();
       }
     }
-  } finally {
-    await dropDatabase(name);
-  }
+  });
   agent.destroy();
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+runBench(main);

@@ -30,3 +30,11 @@ else
   exit 1
 fi
 export MYELIN_NODE
+
+# glibc malloc: once it has freed a block of up to 32 MiB it raises its mmap
+# threshold and keeps later blocks that size in per-thread arenas, resident
+# after free. Each argon2id password hash allocates 19 MiB on a libuv worker
+# thread, so a server that has seen some logins holds ~80 MiB that no object
+# uses. A fixed threshold keeps such blocks mmap'd and returned on free
+# (figures in documentation-living/11020-monitoring-observability-plan.md).
+export MALLOC_MMAP_THRESHOLD_="${MALLOC_MMAP_THRESHOLD_:-4194304}"

@@ -14,6 +14,7 @@ import { ensureKeyMaterial, generateConfig } from "./config/generate.ts";
 import { loadConfig } from "./config/load.ts";
 import { createClientApp } from "./http/client-app.ts";
 import { answerClientErrors, listenerOptions } from "./http/listener-limits.ts";
+import { CacheRegistry } from "./lib/bounded-cache.ts";
 import { listen } from "./lifecycle/listen.ts";
 import { installShutdown } from "./lifecycle/shutdown.ts";
 import { createLogger } from "./observability/logger.ts";
@@ -88,9 +89,11 @@ async function main(): Promise<void> {
 
   const notifier = await createNotifier(redis, config.redis.key_prefix);
   const signer = { serverName: config.server_name, key: signingKey };
-  const services = createRoomServices({ db, redis, notifier, signer, presenceEnabled: config.presence.enabled });
+  const caches = new CacheRegistry();
+  const services = createRoomServices({ db, redis, notifier, signer, presenceEnabled: config.presence.enabled, caches, roomVersionsCacheSize: config.caches.room_versions });
   const federation = createFederationServices({ config, db, signingKey, log, rooms: services, notifier });
   const metrics = createMetrics(() => db.stats());
+  metrics.watchCaches(() => caches.all());
   let draining = false;
   const clientApp = createClientApp({
     config,
@@ -98,7 +101,7 @@ async function main(): Promise<void> {
     metrics,
     probes: { postgres: () => db.ping(), redis: () => redis.ping().then(() => true, () => false) },
     isDraining: () => draining,
-    registerRoutes: (table, body) => registerClientApi(table, body, { config, db, redis, notifier, signer, services, remote: federation.remote, remoteMembership: federation.membership, remoteHistory: federation.backfill }),
+    registerRoutes: (table, body) => registerClientApi(table, body, { config, db, redis, notifier, signer, services, remote: federation.remote, remoteMembership: federation.membership, remoteHistory: federation.backfill, caches }),
   });
   const stream = createStreamServer({
     db,

@@ -2,6 +2,8 @@
 // by the HTTP client API and the WebSocket stream (the composition root,
 // server/main.ts, builds them; nothing here is a singleton).
 import type { Redis } from "ioredis";
+import type { CacheRegistry } from "./lib/bounded-cache.ts";
+import type { RoomVersion } from "./protocol/room-versions.ts";
 import type { Signer } from "./rooms/events/build-local.ts";
 import { createRoomService, membershipChangesOf, type RoomService } from "./rooms/room-service.ts";
 import type { Database } from "./storage/database.ts";
@@ -25,12 +27,25 @@ export interface RoomServices {
   outboundEdus: OutboundEdus;
 }
 
-export function createRoomServices(deps: { db: Database; redis: Redis; notifier: Notifier; signer: Signer; presenceEnabled?: boolean }): RoomServices {
+export interface RoomServicesDeps {
+  db: Database;
+  redis: Redis;
+  notifier: Notifier;
+  signer: Signer;
+  presenceEnabled?: boolean;
+  caches: CacheRegistry;
+  /** Maximum entries of the room-version cache (config caches.room_versions). */
+  roomVersionsCacheSize: number;
+}
+
+export function createRoomServices(deps: RoomServicesDeps): RoomServices {
   const { db, redis, notifier, signer } = deps;
   // After COMMIT: wake syncs and sockets in every process; membership changes also wake the affected users.
+  const versions = deps.caches.create<string, RoomVersion>("room_versions", deps.roomVersionsCacheSize);
   const rooms = createRoomService({
     db,
     signer,
+    versions,
     afterCommit: async (committed) => {
       const userIds = membershipChangesOf(committed);
       await notifier.notify({ position: committed.position, roomId: committed.roomId, ...(userIds.length > 0 ? { userIds } : {}) });

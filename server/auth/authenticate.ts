@@ -2,6 +2,7 @@
 // Authorization header: the spec removed query-string tokens (MSC4127).
 import type { RequestHandler } from "express";
 import { missingToken, unknownToken } from "../errors/matrix-error.ts";
+import type { BoundedCache } from "../lib/bounded-cache.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { Database } from "../storage/database.ts";
 import { findAccessToken, retireReplacedRefreshTokens, touchDevice } from "../storage/accounts.ts";
@@ -32,23 +33,18 @@ export function bearerToken(header: string | undefined): string | undefined {
 
 /** devices.last_seen_* is written at most this often per device ("may be a few minutes out of date"). */
 export const LAST_SEEN_INTERVAL_MS = 60_000;
-/** Bound on the in-memory throttle; stale entries are swept when it is reached. */
-const LAST_SEEN_MAX_ENTRIES = 50_000;
 
-export function requireAuth(db: Database, clock: () => number = Date.now): RequestHandler {
-  // user\0device → when this process last wrote last_seen. Per requireAuth
-  // instance (no module state); the SQL guard in touchDevice covers the
-  // other processes.
-  const lastWritten = new Map<string, number>();
-
+/**
+ * `lastWritten`: user\0device → when this process last wrote last_seen. It
+ * is bounded (caches.device_last_seen): a device dropped from it only costs
+ * one early write, which the SQL guard in touchDevice also covers for the
+ * other processes.
+ */
+export function requireAuth(db: Database, lastWritten: BoundedCache<string, number>, clock: () => number = Date.now): RequestHandler {
   const recordSeen = (owner: { userId: string; deviceId: string }, seen: { ts: number; ip: string | null; userAgent: string | null }, log: Logger) => {
     const key = `${owner.userId}\0${owner.deviceId}`;
     const previous = lastWritten.get(key);
     if (previous !== undefined && seen.ts - previous < LAST_SEEN_INTERVAL_MS) return;
-    if (lastWritten.size >= LAST_SEEN_MAX_ENTRIES) {
-      for (const [k, ts] of lastWritten) if (seen.ts - ts >= LAST_SEEN_INTERVAL_MS) lastWritten.delete(k);
-      if (lastWritten.size >= LAST_SEEN_MAX_ENTRIES) lastWritten.clear();
-    }
     lastWritten.set(key, seen.ts);
     // Not awaited: bookkeeping must not slow the request down. A failure is
     // logged and forgotten (the next write comes a minute later).

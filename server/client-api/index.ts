@@ -6,6 +6,7 @@ import { createUia } from "../auth/uia.ts";
 import type { HomeserverConfig } from "../config/schema.ts";
 import { byRequesterOrAddress, createRateLimiter } from "../http/rate-limit.ts";
 import type { RouteTable } from "../http/route-table.ts";
+import type { CacheRegistry } from "../lib/bounded-cache.ts";
 import type { Signer } from "../rooms/events/build-local.ts";
 import { leaveAllRooms } from "../rooms/leave-all.ts";
 import type { RoomServices } from "../services.ts";
@@ -60,12 +61,13 @@ export interface ClientApiDeps {
   remoteMembership?: RemoteMembershipPort;
   /** Older history of a room from other servers. */
   remoteHistory?: { backfill(roomId: string, limit: number): Promise<number> };
+  caches: CacheRegistry;
 }
 
 export function registerClientApi(table: RouteTable, body: RequestHandler, deps: ClientApiDeps): void {
   const { config, db, redis } = deps;
   const policy = { refreshableAccessTokenLifetimeMs: config.auth.refreshable_access_token_lifetime_ms };
-  const auth = requireAuth(db);
+  const auth = requireAuth(db, deps.caches.create("device_last_seen", config.caches.device_last_seen));
   const limit = (name: keyof HomeserverConfig["rate_limits"]) => createRateLimiter(redis, name, config.rate_limits[name], byRequesterOrAddress);
   const uia = createUia(redis);
 

@@ -1,6 +1,7 @@
 // Prometheus metrics. Each server instance owns a registry (no global default
 // registry) so tests and multi-listener processes never share counters.
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+import type { CacheStats } from "../lib/bounded-cache.ts";
 
 export interface PoolStats {
   totalCount: number;
@@ -12,6 +13,8 @@ export interface Metrics {
   registry: Registry;
   /** A gauge read from `read` at scrape time (e.g. open WebSocket streams). */
   gauge(name: string, help: string, read: () => number): void;
+  /** Entries, bound and evictions of each in-process cache, labelled `cache`, read at scrape time. */
+  watchCaches(read: () => readonly CacheStats[]): void;
   httpRequests: Counter<"method" | "route" | "status">;
   httpDuration: Histogram<"method" | "route" | "status">;
 }
@@ -56,5 +59,29 @@ export function createMetrics(poolStats: () => PoolStats | undefined): Metrics {
       },
     });
   };
-  return { registry, httpRequests, httpDuration, gauge };
+  const watchCaches = (read: () => readonly CacheStats[]) => {
+    const perCache = (name: string, help: string, pick: (c: CacheStats) => number) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ["cache"] as const,
+        registers: [registry],
+        collect() {
+          for (const cache of read()) this.set({ cache: cache.name }, pick(cache));
+        },
+      });
+    perCache("myelin_cache_entries", "Entries held by an in-process cache", (c) => c.size);
+    perCache("myelin_cache_max_entries", "The bound of an in-process cache (config caches.*)", (c) => c.maxEntries);
+    new Counter({
+      name: "myelin_cache_evictions_total",
+      help: "Entries an in-process cache dropped to stay within its bound",
+      labelNames: ["cache"] as const,
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const cache of read()) this.inc({ cache: cache.name }, cache.evictions);
+      },
+    });
+  };
+  return { registry, httpRequests, httpDuration, gauge, watchCaches };
 }

@@ -8,6 +8,7 @@ import { forbidden, MatrixError } from "../errors/matrix-error.ts";
 import type { RoomEvent } from "../protocol/events.ts";
 import type { JsonObject } from "../protocol/json.ts";
 import { getRoomVersion, type RoomVersion } from "../protocol/room-versions.ts";
+import type { BoundedCache } from "../lib/bounded-cache.ts";
 import type { Database, Queryable } from "../storage/database.ts";
 import { allocateStreamPositions, findTxnEvent, insertTxnEvent, type TxnKey } from "../storage/events.ts";
 import { storeInviteRoomState } from "../storage/federation.ts";
@@ -32,6 +33,8 @@ export interface RoomServiceDeps {
   db: Database;
   signer: Signer;
   afterCommit: AfterCommit;
+  /** Room ID → version; bounded (caches.room_versions) so it does not grow with every room the process has seen. */
+  versions: BoundedCache<string, RoomVersion>;
 }
 
 export interface SendResult {
@@ -75,7 +78,7 @@ export interface RoomWrite {
 }
 
 export function createRoomService(deps: RoomServiceDeps) {
-  const versions = new Map<string, RoomVersion>();
+  const { versions } = deps;
 
   /** The room's version (immutable, so cached); 403 for unknown rooms, as Synapse does, to not reveal which exist. */
   async function roomVersion(q: Queryable, roomId: string): Promise<RoomVersion> {

@@ -15,6 +15,7 @@ import { parseSigningKeyFile } from "../../../server/protocol/signing.ts";
 import { MissingPrevEventsError, type IngestOptions } from "../../../server/rooms/events/ingest.ts";
 import type { Appended } from "../../../server/rooms/events/persist.ts";
 import { storageEventSource } from "../../../server/rooms/events/storage-event-source.ts";
+import { BoundedCache } from "../../../server/lib/bounded-cache.ts";
 import { createRoomService, type RoomService } from "../../../server/rooms/room-service.ts";
 import { createDatabase, type Database } from "../../../server/storage/database.ts";
 import { getEventsByIds, getForwardExtremities } from "../../../server/storage/events.ts";
@@ -45,7 +46,7 @@ describe("event pipeline with a forked DAG (real PostgreSQL, real server process
     alice = await registerUser(api);
     db = createDatabase(testDatabaseUrl, { max: 2 });
     const key = parseSigningKeyFile(readFileSync(joinPath(server.dir, "signing.key"), "utf8"))[0]!;
-    rooms = createRoomService({ db, signer: { serverName: "localhost", key }, afterCommit: async () => undefined });
+    rooms = createRoomService({ db, signer: { serverName: "localhost", key }, versions: new BoundedCache("room_versions", 100), afterCommit: async () => undefined });
   });
   after(async () => {
     await db?.close();
