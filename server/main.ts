@@ -85,7 +85,14 @@ async function main(): Promise<void> {
 
   const notifier = await createNotifier(redis, config.redis.key_prefix);
   const signer = { serverName: config.server_name, key: signingKey };
-  const services = createRoomServices({ db, redis, notifier, signer, presenceEnabled: config.presence.enabled });
+  const services = createRoomServices({
+    db,
+    redis,
+    notifier,
+    signer,
+    presenceEnabled: config.presence.enabled,
+    toDeviceInboxLimit: config.limits.to_device_inbox_per_device,
+  });
   const metrics = createMetrics(() => db.stats());
   let draining = false;
   const clientApp = createClientApp({

@@ -2,6 +2,7 @@
 // by the HTTP client API and the WebSocket stream (the composition root,
 // server/main.ts, builds them; nothing here is a singleton).
 import type { Redis } from "ioredis";
+import { createE2eeServices, type E2eeServices } from "./e2ee/services.ts";
 import type { Signer } from "./rooms/events/build-local.ts";
 import { createRoomService, membershipChangesOf, type RoomService } from "./rooms/room-service.ts";
 import type { Database } from "./storage/database.ts";
@@ -19,9 +20,20 @@ export interface RoomServices {
   markers: ReadMarkers;
   syncEngine: SyncEngine;
   presence: Presence;
+  e2ee: E2eeServices;
 }
 
-export function createRoomServices(deps: { db: Database; redis: Redis; notifier: Notifier; signer: Signer; presenceEnabled?: boolean }): RoomServices {
+export interface RoomServicesDeps {
+  db: Database;
+  redis: Redis;
+  notifier: Notifier;
+  signer: Signer;
+  presenceEnabled?: boolean;
+  /** Undelivered to-device messages per device (limits.to_device_inbox_per_device). */
+  toDeviceInboxLimit: number;
+}
+
+export function createRoomServices(deps: RoomServicesDeps): RoomServices {
   const { db, redis, notifier, signer } = deps;
   // After COMMIT: wake syncs and sockets in every process; membership changes also wake the affected users.
   const rooms = createRoomService({
@@ -36,6 +48,7 @@ export function createRoomServices(deps: { db: Database; redis: Redis; notifier:
   const typing = createTyping(redis, streams);
   const markers = createReadMarkers({ db, streams, typing });
   const presence = createPresence({ db, streams, notifier, enabled: deps.presenceEnabled ?? true });
-  const syncEngine = createSyncEngine({ db, rooms, notifier, typing, presence });
-  return { rooms, streams, typing, markers, syncEngine, presence };
+  const e2ee = createE2eeServices({ db, streams, notifier, serverName: signer.serverName, toDeviceInboxLimit: deps.toDeviceInboxLimit });
+  const syncEngine = createSyncEngine({ db, rooms, notifier, typing, presence, e2ee: e2ee.sync });
+  return { rooms, streams, typing, markers, syncEngine, presence, e2ee };
 }

@@ -27,13 +27,13 @@ export interface HomeserverConfig {
       tls_private_key_path: string;
     };
   };
-  limits: { max_json_body_bytes: number };
+  limits: { max_json_body_bytes: number; max_bulk_json_body_bytes: number; to_device_inbox_per_device: number };
   metrics: { enabled: boolean; allow_from: string[] };
   logging: { level: "trace" | "debug" | "info" | "warn" | "error" | "fatal"; format: "auto" | "json" | "pretty" };
   well_known: { client_base_url?: string; server?: string };
   registration: { enabled: boolean; require_token: boolean };
   auth: { refreshable_access_token_lifetime_ms: number };
-  rate_limits: Record<"login" | "registration" | "message" | "joins", { per_second: number; burst_count: number }>;
+  rate_limits: Record<"login" | "registration" | "message" | "joins" | "to_device", { per_second: number; burst_count: number }>;
   presence: { enabled: boolean };
   stream: { max_connections_per_user: number; max_connections: number };
   shutdown_grace_period_ms: number;
@@ -115,6 +115,9 @@ export const configSchema = {
       default: {},
       properties: {
         max_json_body_bytes: { type: "integer", minimum: 1024, default: 65536 },
+        // Key uploads and queries, to-device sends and key-backup uploads for large rooms exceed 64 KiB.
+        max_bulk_json_body_bytes: { type: "integer", minimum: 1024, default: 8388608 },
+        to_device_inbox_per_device: { type: "integer", minimum: 1, default: 10000 },
       },
     },
     metrics: {
@@ -165,12 +168,13 @@ export const configSchema = {
       type: "object",
       additionalProperties: false,
       default: {},
-      // Synapse's defaults (rc_login, rc_registration, rc_message, rc_joins.local).
+      // Synapse's defaults (rc_login, rc_registration, rc_message, rc_joins.local, rc_key_requests).
       properties: {
         login: rateLimit(0.17, 3),
         registration: rateLimit(0.17, 3),
         message: rateLimit(0.2, 10),
         joins: rateLimit(0.1, 10),
+        to_device: rateLimit(20, 100),
       },
     },
     stream: {
