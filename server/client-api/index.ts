@@ -45,6 +45,7 @@ import { registerProfile } from "./profile.ts";
 import { registerUserDirectory } from "./user-directory.ts";
 import { registerPresence } from "./presence.ts";
 import { registerKeys } from "./keys.ts";
+import { registerCrossSigning } from "./cross-signing.ts";
 import { registerToDevice } from "./to-device.ts";
 
 export interface ClientApiDeps {
@@ -120,5 +121,6 @@ export function registerClientApi(table: RouteTable, body: RequestHandler, deps:
 
   const bulkBody = jsonBody(config.limits.max_bulk_json_body_bytes);
   registerKeys(table, { db, keys: e2ee.keys, deviceLists: e2ee.deviceLists, auth, bulkBody });
+  registerCrossSigning(table, body, { ...reauth, crossSigning: e2ee.crossSigning, bulkBody });
   registerToDevice(table, { toDevice: e2ee.toDevice, auth, rateLimit: limit("to_device"), bulkBody });
 }

@@ -4,6 +4,7 @@
 import type { Database } from "../storage/database.ts";
 import type { Notifier } from "../sync/notifier.ts";
 import type { StreamWriter } from "../sync/stream-writer.ts";
+import { createCrossSigning } from "./cross-signing.ts";
 import { createDeviceLists } from "./device-lists.ts";
 import { noFederation, type E2eeOutbound, type RemoteKeys } from "./federation-ports.ts";
 import { createKeys } from "./keys.ts";
@@ -28,8 +29,9 @@ export function createE2eeServices(deps: E2eeDeps) {
   const deviceLists = createDeviceLists({ db, streams, notifier, outbound, isLocal });
   const keys = createKeys({ db, deviceLists, remoteKeys, isLocal });
   const toDevice = createToDevice({ db, streams, outbound, isLocal, inboxLimit: deps.toDeviceInboxLimit });
+  const crossSigning = createCrossSigning({ db, deviceLists, remoteKeys, isLocal });
   const sync = createE2eeSync({ keys, toDevice, deviceLists });
-  return { deviceLists, keys, toDevice, sync };
+  return { deviceLists, keys, toDevice, crossSigning, sync };
 }
 
 export type E2eeServices = ReturnType<typeof createE2eeServices>;
