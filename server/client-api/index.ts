@@ -47,6 +47,7 @@ import { registerPresence } from "./presence.ts";
 import { registerKeys } from "./keys.ts";
 import { registerCrossSigning } from "./cross-signing.ts";
 import { registerToDevice } from "./to-device.ts";
+import { registerKeyBackup } from "./key-backup.ts";
 
 export interface ClientApiDeps {
   config: HomeserverConfig;
@@ -122,5 +123,6 @@ export function registerClientApi(table: RouteTable, body: RequestHandler, deps:
   const bulkBody = jsonBody(config.limits.max_bulk_json_body_bytes);
   registerKeys(table, { db, keys: e2ee.keys, deviceLists: e2ee.deviceLists, auth, bulkBody });
   registerCrossSigning(table, body, { ...reauth, crossSigning: e2ee.crossSigning, bulkBody });
+  registerKeyBackup(table, body, { keyBackup: e2ee.keyBackup, auth, bulkBody });
   registerToDevice(table, { toDevice: e2ee.toDevice, auth, rateLimit: limit("to_device"), bulkBody });
 }

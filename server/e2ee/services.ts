@@ -7,6 +7,7 @@ import type { StreamWriter } from "../sync/stream-writer.ts";
 import { createCrossSigning } from "./cross-signing.ts";
 import { createDeviceLists } from "./device-lists.ts";
 import { noFederation, type E2eeOutbound, type RemoteKeys } from "./federation-ports.ts";
+import { createKeyBackup } from "./key-backup.ts";
 import { createKeys } from "./keys.ts";
 import { createE2eeSync } from "./sync-sections.ts";
 import { createToDevice } from "./to-device.ts";
@@ -30,8 +31,9 @@ export function createE2eeServices(deps: E2eeDeps) {
   const keys = createKeys({ db, deviceLists, remoteKeys, isLocal });
   const toDevice = createToDevice({ db, streams, outbound, isLocal, inboxLimit: deps.toDeviceInboxLimit });
   const crossSigning = createCrossSigning({ db, deviceLists, remoteKeys, isLocal });
+  const keyBackup = createKeyBackup({ db });
   const sync = createE2eeSync({ keys, toDevice, deviceLists });
-  return { deviceLists, keys, toDevice, crossSigning, sync };
+  return { deviceLists, keys, toDevice, crossSigning, keyBackup, sync };
 }
 
 export type E2eeServices = ReturnType<typeof createE2eeServices>;
