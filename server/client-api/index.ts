@@ -48,6 +48,7 @@ import { registerKeys } from "./keys.ts";
 import { registerCrossSigning } from "./cross-signing.ts";
 import { registerToDevice } from "./to-device.ts";
 import { registerKeyBackup } from "./key-backup.ts";
+import { registerDehydratedDevices } from "./dehydrated-devices.ts";
 
 export interface ClientApiDeps {
   config: HomeserverConfig;
@@ -124,5 +125,6 @@ export function registerClientApi(table: RouteTable, body: RequestHandler, deps:
   registerKeys(table, { db, keys: e2ee.keys, deviceLists: e2ee.deviceLists, auth, bulkBody });
   registerCrossSigning(table, body, { ...reauth, crossSigning: e2ee.crossSigning, bulkBody });
   registerKeyBackup(table, body, { keyBackup: e2ee.keyBackup, auth, bulkBody });
+  registerDehydratedDevices(table, body, { dehydratedDevices: e2ee.dehydratedDevices, auth, bulkBody });
   registerToDevice(table, { toDevice: e2ee.toDevice, auth, rateLimit: limit("to_device"), bulkBody });
 }

@@ -5,6 +5,7 @@ import type { Database } from "../storage/database.ts";
 import type { Notifier } from "../sync/notifier.ts";
 import type { StreamWriter } from "../sync/stream-writer.ts";
 import { createCrossSigning } from "./cross-signing.ts";
+import { createDehydratedDevices } from "./dehydrated-devices.ts";
 import { createDeviceLists } from "./device-lists.ts";
 import { noFederation, type E2eeOutbound, type RemoteKeys } from "./federation-ports.ts";
 import { createKeyBackup } from "./key-backup.ts";
@@ -32,8 +33,9 @@ export function createE2eeServices(deps: E2eeDeps) {
   const toDevice = createToDevice({ db, streams, outbound, isLocal, inboxLimit: deps.toDeviceInboxLimit });
   const crossSigning = createCrossSigning({ db, deviceLists, remoteKeys, isLocal });
   const keyBackup = createKeyBackup({ db });
+  const dehydratedDevices = createDehydratedDevices({ db, keys, deviceLists, toDevice });
   const sync = createE2eeSync({ keys, toDevice, deviceLists });
-  return { deviceLists, keys, toDevice, crossSigning, keyBackup, sync };
+  return { deviceLists, keys, toDevice, crossSigning, keyBackup, dehydratedDevices, sync };
 }
 
 export type E2eeServices = ReturnType<typeof createE2eeServices>;

@@ -135,7 +135,20 @@ export function createToDevice(deps: ToDeviceDeps) {
     return more ? { events, resumeAt: shown.at(-1)!.position } : { events };
   }
 
-  return { send, deliverLocal, forSync };
+  /**
+   * A page of the device's messages after `after` (deleting those up to it),
+   * with the position of the last one: the dehydrated-device events API,
+   * whose tokens are these positions.
+   */
+  async function page(device: DeviceAddress, after: number): Promise<{ events: JsonObject[]; last?: number }> {
+    if (after > 0) await deleteToDeviceUpTo(db, device, after);
+    const messages = await toDeviceMessages(db, device, after, Number.MAX_SAFE_INTEGER, TO_DEVICE_PER_SYNC);
+    const events = messages.map((m) => ({ sender: m.sender, type: m.type, content: m.content }));
+    const last = messages.at(-1)?.position;
+    return last === undefined ? { events } : { events, last };
+  }
+
+  return { send, deliverLocal, forSync, page };
 }
 
 export type ToDevice = ReturnType<typeof createToDevice>;

@@ -5,7 +5,9 @@
 // cross-signing and Bob sees her device as verified by its owner; they
 // exchange 20 encrypted messages each way and each decrypts all of them; a
 // new device of Alice restores the room's history from the server-side key
-// backup, unlocked through secret storage.
+// backup, unlocked through secret storage; and a message sent while Alice's
+// devices are offline reaches a new device of hers that rehydrates her
+// dehydrated device (MSC3814).
 //
 // Every answer the SDKs get is checked against the spec's OpenAPI schema and
 // every error recorded: the last test fails on any unexpected one.
@@ -21,7 +23,7 @@ import {
   type MatrixClient,
   type MatrixEvent,
 } from "matrix-js-sdk";
-import type { GeneratedSecretStorageKey } from "matrix-js-sdk/lib/crypto-api/index.js";
+import { CryptoEvent, type GeneratedSecretStorageKey } from "matrix-js-sdk/lib/crypto-api/index.js";
 import { registerUser, type TestUser } from "../support/accounts.ts";
 import { TestClient } from "../support/http-client.ts";
 import { startServer, type RunningServer } from "../support/server-process.ts";
@@ -44,8 +46,10 @@ describe("matrix-js-sdk with Rust crypto: encrypted room, cross-signing, key bac
   let alice: Actor;
   let bob: Actor;
   let aliceNew: Actor | undefined;
+  let aliceRehydrated: Actor | undefined;
   let roomId: string;
-  const sent = new Map<string, string>(); // event ID → plaintext body
+  /** Event ID → plaintext body, and who sent it. */
+  const sent = new Map<string, { body: string; sender: string }>();
   const findings: Finding[] = [];
   /** Error answers the scenario causes on purpose: "METHOD path-regex status". */
   const expectedErrors: ExpectedError[] = [
@@ -53,6 +57,8 @@ describe("matrix-js-sdk with Rust crypto: encrypted room, cross-signing, key bac
     { method: "GET", path: /\/room_keys\/version$/, status: 404 },
     // Account data the SDK probes (secret storage, cross-signing, backup keys) before it is set.
     { method: "GET", path: /\/user\/[^/]+\/account_data\/[^/]+$/, status: 404 },
+    // "No dehydrated device yet" (MSC3814): how the SDK learns the server supports them and has none.
+    { method: "GET", path: /\/org\.matrix\.msc3814\.v1\/dehydrated_device$/, status: 404 },
     // Unstable MatrixRTC transports (MSC4143), polled by the SDK; 404 M_UNRECOGNIZED is right.
     { method: "GET", path: /^\/_matrix\/client\/unstable\/org\.matrix\.msc4143\/rtc\/transports$/, status: 404 },
   ];
@@ -107,7 +113,7 @@ describe("matrix-js-sdk with Rust crypto: encrypted room, cross-signing, key bac
   function diagnostics(): string {
     const lines = [
       ...findings.slice(-10).map((f) => `${f.who} ${f.request} -> ${f.status} ${f.detail}`),
-      ...[alice, bob, aliceNew].flatMap((a) => (a ? a.log.slice(-5) : [])),
+      ...[alice, bob, aliceNew, aliceRehydrated].flatMap((a) => (a ? a.log.slice(-5) : [])),
       ...sdkGlobalLog.slice(-5),
     ];
     return lines.length ? `\n  ${lines.join("\n  ")}` : "";
@@ -146,7 +152,7 @@ describe("matrix-js-sdk with Rust crypto: encrypted room, cross-signing, key bac
     api = new TestClient(server.baseUrl);
   });
   after(async () => {
-    for (const a of [alice, bob, aliceNew]) a?.client.stopClient();
+    for (const a of [alice, bob, aliceNew, aliceRehydrated]) a?.client.stopClient();
     await server?.stop();
   });
   beforeEach(function () {
@@ -219,7 +225,7 @@ describe("matrix-js-sdk with Rust crypto: encrypted room, cross-signing, key bac
       for (const from of [alice, bob]) {
         const body = `secret ${i} from ${from.name}`;
         const res = await from.client.sendTextMessage(roomId, body);
-        sent.set(res.event_id, body);
+        sent.set(res.event_id, { body, sender: from.user.user_id });
       }
     }
     // What the server stored is ciphertext only.
@@ -229,9 +235,9 @@ describe("matrix-js-sdk with Rust crypto: encrypted room, cross-signing, key bac
     expect(stored.every((e) => e.type === "m.room.encrypted" && typeof e.content.ciphertext === "string" && !JSON.stringify(e.content).includes("secret "))).to.equal(true);
 
     for (const a of [alice, bob]) {
-      const theirs = [...sent].filter(([id]) => a.client.getRoom(roomId)?.findEventById(id)?.getSender() !== a.user.user_id);
+      const theirs = [...sent].filter(([, m]) => m.sender !== a.user.user_id);
       expect(theirs).to.have.length(MESSAGES_EACH_WAY);
-      await until(`${a.name} decrypted all ${MESSAGES_EACH_WAY} messages of the other`, () => theirs.every(([id, body]) => decrypted(a).get(id) === body));
+      await until(`${a.name} decrypted all ${MESSAGES_EACH_WAY} messages of the other`, () => theirs.every(([id, m]) => decrypted(a).get(id) === m.body));
     }
   });
 
@@ -257,7 +263,44 @@ describe("matrix-js-sdk with Rust crypto: encrypted room, cross-signing, key bac
     for (const event of room.getLiveTimeline().getEvents()) {
       if (event.isEncrypted() && event.isDecryptionFailure()) await aliceNew.client.decryptEventIfNeeded(event, { isRetry: true });
     }
-    await until("the new device decrypted all 40 messages", () => [...sent].every(([id, body]) => decrypted(aliceNew!).get(id) === body));
+    await until("the new device decrypted all 40 messages", () => [...sent].every(([id, m]) => decrypted(aliceNew!).get(id) === m.body));
+  });
+
+  it("a message sent while only alice's dehydrated device could receive its key reaches a device that rehydrates it (MSC3814)", async () => {
+    // Alice's first device parks a dehydrated device (its key in secret storage) and goes offline.
+    const aliceCrypto = alice.client.getCrypto()!;
+    expect(await aliceCrypto.isDehydrationSupported()).to.equal(true);
+    await aliceCrypto.startDehydration({ createNewKey: true });
+    const parked = await api.get<{ device_id: string }>("/_matrix/client/unstable/org.matrix.msc3814.v1/dehydrated_device", { token: alice.user.access_token, unspecified: true });
+    expect(parked.status).to.equal(200);
+    const dehydratedId = parked.body.device_id;
+    alice.client.stopClient();
+    aliceNew?.client.stopClient();
+    // Bob's client learns of the new device (device_lists.changed) and sends a message, sharing its key with it.
+    await until("bob's client knows alice's dehydrated device", async () => {
+      const devices = await bob.client.getCrypto()!.getUserDeviceInfo([alice.user.user_id], true);
+      return devices.get(alice.user.user_id)?.has(dehydratedId) === true;
+    });
+    const body = "sent while alice was away";
+    const res = await bob.client.sendTextMessage(roomId, body);
+    // A brand-new device of alice, which never saw the message's key, rehydrates and can read it.
+    aliceRehydrated = await actor("alice-rehydrated", await login(alice.user, "alice tablet"));
+    let roomKeys = 0;
+    aliceRehydrated.client.on(CryptoEvent.RehydrationProgress, (keys: number) => {
+      roomKeys = keys;
+    });
+    // Like any new device of a cross-signing user, it takes the cross-signing keys from secret storage
+    // first (once it has downloaded its own user's public keys).
+    await startSyncing(aliceRehydrated);
+    const rehydratingCrypto = aliceRehydrated.client.getCrypto()!;
+    await until("the new device knows alice's cross-signing keys", async () => (await rehydratingCrypto.getUserCrossSigningKeys(alice.user.user_id)) !== null);
+    await rehydratingCrypto.bootstrapCrossSigning({});
+    expect(await rehydratingCrypto.isCrossSigningReady()).to.equal(true);
+    await rehydratingCrypto.startDehydration({ rehydrate: true });
+    expect(roomKeys, "room keys received by the dehydrated device").to.be.greaterThan(0);
+    await until("the new device has bob's message", () => aliceRehydrated!.client.getRoom(roomId)?.findEventById(res.event_id) !== undefined);
+    await aliceRehydrated.client.decryptEventIfNeeded(aliceRehydrated.client.getRoom(roomId)!.findEventById(res.event_id)!, { isRetry: true });
+    await until("the rehydrating device decrypted bob's message", () => decrypted(aliceRehydrated!).get(res.event_id) === body);
   });
 
   it("made no request the spec does not allow", () => {
