@@ -2,6 +2,7 @@
 // position (so the sync token covers it and long-polls wake), and is shown to
 // everyone who shares a room with the user as device_lists.changed; users who
 // stop sharing rooms appear in device_lists.left.
+import { deleteSignaturesOnDevices } from "../storage/cross-signing.ts";
 import type { Database, Queryable } from "../storage/database.ts";
 import { deviceListsChangedFor, deviceListsLeftFor, markDeviceListsChanged } from "../storage/device-lists.ts";
 import { membershipsOfUser } from "../storage/state.ts";
@@ -39,12 +40,14 @@ export function createDeviceLists(deps: DeviceListsDeps) {
   /**
    * Runs `work` in a stream transaction and records the change at its
    * position when `work` resolves true; then wakes the user and their
-   * roommates and tells federation about a local user's change.
+   * roommates and tells federation about a local user's change. Deleted
+   * devices lose the signatures made on them in the same transaction.
    */
   async function write(change: DeviceListChange, work: (tx: Queryable, position: number) => Promise<boolean> = async () => true): Promise<boolean> {
     let changed = false;
     const position = await streams.write({ userIds: [change.userId] }, async (tx, position) => {
       changed = await work(tx, position);
+      if (changed && change.deleted) await deleteSignaturesOnDevices(tx, change.userId, change.deviceIds);
       if (changed) await markDeviceListsChanged(tx, [change.userId], position);
     });
     if (!changed) return false;

@@ -3,8 +3,8 @@
 // it does, `noFederation` stands in: remote users are reported under
 // `failures` and nothing leaves the server. Inbound federation calls the
 // e2ee services directly: keys.queryLocal / keys.claimLocal for
-// /user/keys/query and /user/keys/claim, keys.userDevices for
-// /user/devices/{userId}, deviceLists.markChanged for m.device_list_update and
+// /user/keys/query and /user/keys/claim (and /user/devices/{userId}, built
+// from queryLocal), deviceLists.markChanged for m.device_list_update and
 // m.signing_key_update, toDevice.deliverLocal for m.direct_to_device.
 import type { JsonObject } from "../protocol/json.ts";
 

@@ -66,6 +66,11 @@ export async function putSignatures(q: Queryable, signatures: readonly Signature
   );
 }
 
+/** Drops the signatures on deleted devices, so a device ID used again does not inherit them. */
+export async function deleteSignaturesOnDevices(q: Queryable, userId: string, deviceIds: readonly string[]): Promise<void> {
+  await q.query(`DELETE FROM e2e_signatures WHERE target_user_id = $1 AND target_key_id = ANY($2::text[])`, [userId, deviceIds]);
+}
+
 /**
  * Signatures on the keys of these users that `viewer` may see: the users'
  * own signatures, and the viewer's (the spec keeps a user's signatures on

@@ -108,6 +108,26 @@ describe("E2EE cross-signing (real server process)", function () {
     expect(after.signatures[alice.user_id]).not.to.have.property(sskId);
   });
 
+  it("forgets the signatures on a deleted device: a device ID used again does not inherit them", async () => {
+    const { user: alice, keys } = await crossSigned();
+    const loginAs = async (deviceId?: string) =>
+      (await api.post<TestUser>(`${V3}/login`, { type: "m.login.password", identifier: { type: "m.id.user", user: alice.user_id }, password: alice.password, ...(deviceId ? { device_id: deviceId } : {}) })).body;
+    const phone = { ...(await loginAs()), password: alice.password };
+    const phoneDevice = new TestDevice(phone);
+    await phoneDevice.upload(api, { device_keys: phoneDevice.deviceKeys() });
+    const { unsigned: _u, ...stored } = (await query(alice, [alice.user_id])).device_keys[alice.user_id][phone.device_id];
+    expect((await uploadSignatures(alice, { [alice.user_id]: { [phone.device_id]: signJson(stored, alice.user_id, keys.selfSigning) } })).body.failures).to.deep.equal({});
+    const sskId = `ed25519:${publicKeyBase64(keys.selfSigning)}`;
+    expect((await query(alice, [alice.user_id])).device_keys[alice.user_id][phone.device_id].signatures[alice.user_id]).to.have.property(sskId);
+    expect((await api.post(`${V3}/logout`, {}, { token: phone.access_token })).status).to.equal(200);
+    const again = { ...(await loginAs(phone.device_id)), password: alice.password };
+    const newKeys = new TestDevice(again);
+    await newKeys.upload(api, { device_keys: newKeys.deviceKeys() });
+    const reused = (await query(alice, [alice.user_id])).device_keys[alice.user_id][phone.device_id];
+    expect(reused.keys[`ed25519:${phone.device_id}`]).to.equal(newKeys.ed25519);
+    expect(reused.signatures[alice.user_id]).not.to.have.property(sskId);
+  });
+
   it("stores a device's signature on the user's own master key", async () => {
     const { user: alice, device, keys } = await crossSigned();
     const signedMaster = signJson(keys.body.master_key as JsonObject, alice.user_id, device.key);
