@@ -122,7 +122,7 @@ export function registerClientApi(table: RouteTable, body: RequestHandler, deps:
   registerPresence(table, body, { db, presence: deps.services.presence, auth });
 
   const bulkBody = jsonBody(config.limits.max_bulk_json_body_bytes);
-  registerKeys(table, { db, keys: e2ee.keys, deviceLists: e2ee.deviceLists, auth, bulkBody });
+  registerKeys(table, { keys: e2ee.keys, deviceLists: e2ee.deviceLists, auth, bulkBody });
   registerCrossSigning(table, body, { ...reauth, crossSigning: e2ee.crossSigning, bulkBody });
   registerKeyBackup(table, body, { keyBackup: e2ee.keyBackup, auth, bulkBody });
   registerDehydratedDevices(table, body, { dehydratedDevices: e2ee.dehydratedDevices, auth, bulkBody });

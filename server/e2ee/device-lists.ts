@@ -59,9 +59,9 @@ export function createDeviceLists(deps: DeviceListsDeps) {
     return true;
   }
 
-  /** device_lists for a sync (or /keys/changes) from `since` up to `upTo`. */
-  async function since(userId: string, since: number, upTo: number): Promise<{ changed: string[]; left: string[] }> {
-    const [changed, left] = await Promise.all([deviceListsChangedFor(db, userId, since, upTo), deviceListsLeftFor(db, userId, since, upTo)]);
+  /** device_lists for a sync (or /keys/changes) from `since` on (see server/storage/device-lists.ts). */
+  async function since(userId: string, since: number): Promise<{ changed: string[]; left: string[] }> {
+    const [changed, left] = await Promise.all([deviceListsChangedFor(db, userId, since), deviceListsLeftFor(db, userId, since)]);
     return { changed, left };
   }
 

@@ -29,7 +29,7 @@ export function createE2eeSync(deps: { keys: Keys; toDevice: ToDevice; deviceLis
       const [toDevice, lists, counts] = await Promise.all([
         deps.toDevice.forSync(viewer, acknowledged, position),
         // An initial sync has no device-list changes to report: the client queries every device it tracks.
-        since === undefined ? { changed: [], left: [] } : deps.deviceLists.since(viewer.userId, since.position, position),
+        since === undefined ? { changed: [], left: [] } : deps.deviceLists.since(viewer.userId, since.position),
         deps.keys.syncCounts(viewer),
       ]);
       return {
