@@ -90,7 +90,16 @@ async function main(): Promise<void> {
   const notifier = await createNotifier(redis, config.redis.key_prefix);
   const signer = { serverName: config.server_name, key: signingKey };
   const caches = new CacheRegistry();
-  const services = createRoomServices({ db, redis, notifier, signer, presenceEnabled: config.presence.enabled, caches, roomVersionsCacheSize: config.caches.room_versions });
+  const services = createRoomServices({
+    db,
+    redis,
+    notifier,
+    signer,
+    presenceEnabled: config.presence.enabled,
+    caches,
+    roomVersionsCacheSize: config.caches.room_versions,
+    toDeviceInboxLimit: config.limits.to_device_inbox_per_device,
+  });
   const federation = createFederationServices({ config, db, signingKey, log, rooms: services, notifier });
   const metrics = createMetrics(() => db.stats());
   metrics.watchCaches(() => caches.all());

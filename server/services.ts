@@ -4,6 +4,7 @@
 import type { Redis } from "ioredis";
 import type { CacheRegistry } from "./lib/bounded-cache.ts";
 import type { RoomVersion } from "./protocol/room-versions.ts";
+import { createE2eeServices, type E2eeServices } from "./e2ee/services.ts";
 import type { Signer } from "./rooms/events/build-local.ts";
 import { createRoomService, membershipChangesOf, type RoomService } from "./rooms/room-service.ts";
 import type { Database } from "./storage/database.ts";
@@ -25,6 +26,7 @@ export interface RoomServices {
   presence: Presence;
   /** Our users' typing, receipts and presence, for the federation sender. */
   outboundEdus: OutboundEdus;
+  e2ee: E2eeServices;
 }
 
 export interface RoomServicesDeps {
@@ -36,6 +38,8 @@ export interface RoomServicesDeps {
   caches: CacheRegistry;
   /** Maximum entries of the room-version cache (config caches.room_versions). */
   roomVersionsCacheSize: number;
+  /** Undelivered to-device messages per device (limits.to_device_inbox_per_device). */
+  toDeviceInboxLimit: number;
 }
 
 export function createRoomServices(deps: RoomServicesDeps): RoomServices {
@@ -57,6 +61,7 @@ export function createRoomServices(deps: RoomServicesDeps): RoomServices {
   const isLocalUser = (userId: string) => serverNameOf(userId) === signer.serverName;
   const markers = createReadMarkers({ db, streams, typing, outbound: outboundEdus, isLocalUser });
   const presence = createPresence({ db, streams, notifier, enabled: deps.presenceEnabled ?? true, outbound: outboundEdus, isLocalUser });
-  const syncEngine = createSyncEngine({ db, rooms, notifier, typing, presence });
-  return { rooms, streams, typing, markers, syncEngine, presence, outboundEdus };
+  const e2ee = createE2eeServices({ db, streams, notifier, serverName: signer.serverName, toDeviceInboxLimit: deps.toDeviceInboxLimit });
+  const syncEngine = createSyncEngine({ db, rooms, notifier, typing, presence, e2ee: e2ee.sync });
+  return { rooms, streams, typing, markers, syncEngine, presence, outboundEdus, e2ee };
 }

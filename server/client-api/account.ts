@@ -11,7 +11,7 @@ export interface AccountDeps {
   db: Database;
   auth: RequestHandler;
   /** Told which devices lost their sessions (sockets close, device lists change). */
-  onDevicesRemoved?: (userId: string, deviceIds: string[]) => void;
+  onDevicesRemoved?: (userId: string, deviceIds: string[]) => void | Promise<void>;
 }
 
 export function registerAccount(table: RouteTable, body: RequestHandler, deps: AccountDeps): void {
@@ -26,14 +26,14 @@ export function registerAccount(table: RouteTable, body: RequestHandler, deps: A
     table.add("POST", `${prefix}/logout`, deps.auth, body, async (_req, res) => {
       const me = requester(res.locals);
       const removed = await deleteDevices(deps.db, me.userId, [me.deviceId]);
-      deps.onDevicesRemoved?.(me.userId, removed);
+      await deps.onDevicesRemoved?.(me.userId, removed);
       res.json({});
     });
 
     table.add("POST", `${prefix}/logout/all`, deps.auth, body, async (_req, res) => {
       const me = requester(res.locals);
       const removed = await deleteAllDevices(deps.db, me.userId);
-      deps.onDevicesRemoved?.(me.userId, removed);
+      await deps.onDevicesRemoved?.(me.userId, removed);
       res.json({});
     });
   }

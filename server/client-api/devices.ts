@@ -21,7 +21,9 @@ export interface DevicesDeps extends ReauthDeps {
   /** Throttles m.login.password attempts (the login limiter, keyed by user). */
   rateLimit?: RequestHandler;
   /** Told which devices lost their sessions (sockets close, device lists change). */
-  onDevicesRemoved?: (userId: string, deviceIds: string[]) => void;
+  onDevicesRemoved?: (userId: string, deviceIds: string[]) => void | Promise<void>;
+  /** Told when a device's display name changed (device lists change). */
+  onDeviceRenamed?: (userId: string, deviceId: string) => void | Promise<void>;
 }
 
 /** Synapse's limit on device display names (answered 400 M_TOO_LARGE, as Synapse does). */
@@ -42,7 +44,7 @@ export function registerDevices(table: RouteTable, body: RequestHandler, deps: D
 
   const remove = async (userId: string, deviceIds: string[]): Promise<void> => {
     const removed = await deleteDevices(deps.db, userId, deviceIds);
-    if (removed.length > 0) deps.onDevicesRemoved?.(userId, removed);
+    if (removed.length > 0) await deps.onDevicesRemoved?.(userId, removed);
   };
 
   for (const prefix of ["/_matrix/client/v3", "/_matrix/client/r0"]) {
@@ -69,6 +71,7 @@ export function registerDevices(table: RouteTable, body: RequestHandler, deps: D
       }
       const found = displayName === undefined ? (await getDevice(deps.db, me.userId, deviceId)) !== undefined : await setDeviceDisplayName(deps.db, me.userId, deviceId, displayName);
       if (!found) throw notFound("Unknown device");
+      if (displayName !== undefined) await deps.onDeviceRenamed?.(me.userId, deviceId);
       res.json({});
     });
 

@@ -4,6 +4,7 @@ import type { Redis } from "ioredis";
 import { requireAuth } from "../auth/authenticate.ts";
 import { createUia } from "../auth/uia.ts";
 import type { HomeserverConfig } from "../config/schema.ts";
+import { jsonBody } from "../http/json-body.ts";
 import { byRequesterOrAddress, createRateLimiter } from "../http/rate-limit.ts";
 import type { RouteTable } from "../http/route-table.ts";
 import type { CacheRegistry } from "../lib/bounded-cache.ts";
@@ -47,6 +48,11 @@ import type { RemoteLookups } from "./remote-lookups.ts";
 import type { RemoteMembershipPort } from "./remote-membership.ts";
 import { registerUserDirectory } from "./user-directory.ts";
 import { registerPresence } from "./presence.ts";
+import { registerKeys } from "./keys.ts";
+import { registerCrossSigning } from "./cross-signing.ts";
+import { registerToDevice } from "./to-device.ts";
+import { registerKeyBackup } from "./key-backup.ts";
+import { registerDehydratedDevices } from "./dehydrated-devices.ts";
 
 export interface ClientApiDeps {
   config: HomeserverConfig;
@@ -73,20 +79,28 @@ export function registerClientApi(table: RouteTable, body: RequestHandler, deps:
 
   registerLogin(table, body, { db, serverName: config.server_name, policy, rateLimit: limit("login") });
   registerRegistration(table, body, { db, uia, serverName: config.server_name, policy, registration: config.registration, rateLimit: limit("registration") });
-  // Logged-out devices lose their open streams in every process.
-  const onDevicesRemoved = (userId: string, deviceIds: string[]) => void deps.notifier.revoke(userId, deviceIds);
+  const { e2ee } = deps.services;
+  // Logged-out devices lose their open streams in every process, and their keys leave the user's device list.
+  const onDevicesRemoved = async (userId: string, deviceIds: string[]) => {
+    if (deviceIds.length === 0) return;
+    void deps.notifier.revoke(userId, deviceIds);
+    await e2ee.deviceLists.markChanged({ userId, deviceIds, deleted: true });
+  };
   registerAccount(table, body, { db, auth, onDevicesRemoved });
   registerAdminRegistration(table, body, { db, redis, serverName: config.server_name, sharedSecret: config.registration_shared_secret, policy });
   registerRefresh(table, body, { db, policy });
-  registerDevices(table, body, { db, uia, serverName: config.server_name, auth, rateLimit: limit("login"), onDevicesRemoved });
+  // What endpoints that re-authenticate with m.login.password share.
+  const reauth = { db, uia, serverName: config.server_name, auth, rateLimit: limit("login"), onDevicesRemoved };
+  registerDevices(table, body, {
+    ...reauth,
+    // The display name is part of what /keys/query shows.
+    onDeviceRenamed: async (userId, deviceId) => {
+      await e2ee.deviceLists.markChanged({ userId, deviceIds: [deviceId] });
+    },
+  });
   const { rooms, streams, markers, syncEngine } = deps.services;
   registerPassword(table, body, {
-    db,
-    uia,
-    serverName: config.server_name,
-    auth,
-    rateLimit: limit("login"),
-    onDevicesRemoved,
+    ...reauth,
     onDeactivated: async (userId) => {
       await leaveAllRooms(db, rooms, userId);
     },
@@ -126,4 +140,11 @@ export function registerClientApi(table: RouteTable, body: RequestHandler, deps:
   registerProfile(table, body, { db, rooms, serverName: config.server_name, auth, rateLimit: limit("message"), ...(deps.remote ? { remote: deps.remote } : {}) });
   registerUserDirectory(table, body, { db, auth });
   registerPresence(table, body, { db, presence: deps.services.presence, auth });
+
+  const bulkBody = jsonBody({ maxBytes: config.limits.max_bulk_json_body_bytes });
+  registerKeys(table, { keys: e2ee.keys, deviceLists: e2ee.deviceLists, auth, bulkBody });
+  registerCrossSigning(table, body, { ...reauth, crossSigning: e2ee.crossSigning, bulkBody });
+  registerKeyBackup(table, body, { keyBackup: e2ee.keyBackup, auth, bulkBody });
+  registerDehydratedDevices(table, body, { dehydratedDevices: e2ee.dehydratedDevices, auth, bulkBody });
+  registerToDevice(table, { toDevice: e2ee.toDevice, auth, rateLimit: limit("to_device"), bulkBody });
 }

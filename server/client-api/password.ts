@@ -28,7 +28,7 @@ export interface PasswordDeps extends ReauthDeps {
   /** Throttles m.login.password attempts (the login limiter, keyed by user). */
   rateLimit?: RequestHandler;
   /** Told which devices lost their sessions (sockets close, device lists change). */
-  onDevicesRemoved?: (userId: string, deviceIds: string[]) => void;
+  onDevicesRemoved?: (userId: string, deviceIds: string[]) => void | Promise<void>;
   /** Called once an account is deactivated; the rooms layer makes the user leave every room. */
   onDeactivated?: (userId: string) => Promise<void> | void;
 }
@@ -124,7 +124,7 @@ export function registerPassword(table: RouteTable, body: RequestHandler, deps: 
         await setPasswordHash(tx, me.userId, passwordHash);
         return logoutDevices ? deleteOtherDevices(tx, me.userId, me.deviceId) : [];
       });
-      if (removed.length > 0) deps.onDevicesRemoved?.(me.userId, removed);
+      if (removed.length > 0) await deps.onDevicesRemoved?.(me.userId, removed);
       res.json({});
     });
 
@@ -144,7 +144,7 @@ export function registerPassword(table: RouteTable, body: RequestHandler, deps: 
         await markDeactivated(tx, me.userId);
         return deleteAllDevices(tx, me.userId);
       });
-      if (removed.length > 0) deps.onDevicesRemoved?.(me.userId, removed);
+      if (removed.length > 0) await deps.onDevicesRemoved?.(me.userId, removed);
       await deps.onDeactivated?.(me.userId);
       res.json({ id_server_unbind_result: "success" });
     });

@@ -7,10 +7,9 @@ import { badJson, forbidden, MatrixError, notFound } from "../errors/matrix-erro
 import { requireJsonObject } from "../http/middleware.ts";
 import type { RouteTable } from "../http/route-table.ts";
 import type { JsonValue } from "../protocol/json.ts";
-import { parseSyncToken } from "../rooms/tokens.ts";
 import type { Database } from "../storage/database.ts";
 import { getFilter, insertFilter } from "../storage/filters.ts";
-import type { SyncEngine } from "../sync/sync-engine.ts";
+import { sinceToken, type SyncEngine } from "../sync/sync-engine.ts";
 import { parseSyncFilter } from "../sync/sync-filter.ts";
 import { PRESENCE_STATES, type PresenceState } from "../sync/presence.ts";
 import { queryInt, queryString } from "./rooms/params.ts";
@@ -51,7 +50,7 @@ export function registerSync(table: RouteTable, body: RequestHandler, deps: Sync
       res.on("close", () => abort.abort());
       const response = await engine.sync({
         viewer: { userId: me.userId, deviceId: me.deviceId },
-        ...(since !== undefined ? { since: parseSyncToken(since) } : {}),
+        ...(since !== undefined ? sinceToken(since) : {}),
         fullState: queryString(req, "full_state") === "true",
         timeoutMs: queryInt(req, "timeout", 0, MAX_TIMEOUT_MS),
         filter: parseSyncFilter(filterJson),

@@ -30,6 +30,8 @@ export const SUPPORTED_SPEC_VERSIONS = [
 export const UNSTABLE_FEATURES: Record<string, boolean> = {
   // The WebSocket sync stream (documentation-living/11005-websocket-plan.md).
   "org.myelin.stream": true,
+  // Dehydrated devices (documentation-living/11030-end-to-end-encryption-plan.md).
+  "org.matrix.msc3814": true,
 };
 
 export function registerVersions(table: RouteTable): void {

@@ -52,13 +52,15 @@ export interface HomeserverConfig {
     headers_timeout_ms: number;
     request_timeout_ms: number;
     keep_alive_timeout_ms: number;
+    max_bulk_json_body_bytes: number;
+    to_device_inbox_per_device: number;
   };
   metrics: { enabled: boolean; allow_from: string[] };
   logging: { level: "trace" | "debug" | "info" | "warn" | "error" | "fatal"; format: "auto" | "json" | "pretty" };
   well_known: { client_base_url?: string; server?: string };
   registration: { enabled: boolean; require_token: boolean };
   auth: { refreshable_access_token_lifetime_ms: number };
-  rate_limits: Record<"login" | "registration" | "message" | "joins", { per_second: number; burst_count: number }>;
+  rate_limits: Record<"login" | "registration" | "message" | "joins" | "to_device", { per_second: number; burst_count: number }>;
   presence: { enabled: boolean };
   stream: { max_connections_per_user: number; max_connections: number };
   /** Maximum entries of each in-process cache. */
@@ -190,6 +192,9 @@ export const configSchema = {
         headers_timeout_ms: { type: "integer", minimum: 100, default: 20000 },
         request_timeout_ms: { type: "integer", minimum: 100, default: 60000 },
         keep_alive_timeout_ms: { type: "integer", minimum: 100, default: 65000 },
+        // Key uploads and queries, to-device sends and key-backup uploads for large rooms exceed 64 KiB.
+        max_bulk_json_body_bytes: { type: "integer", minimum: 1024, default: 8388608 },
+        to_device_inbox_per_device: { type: "integer", minimum: 1, default: 10000 },
       },
     },
     metrics: {
@@ -240,12 +245,13 @@ export const configSchema = {
       type: "object",
       additionalProperties: false,
       default: {},
-      // Synapse's defaults (rc_login, rc_registration, rc_message, rc_joins.local).
+      // Synapse's defaults (rc_login, rc_registration, rc_message, rc_joins.local, rc_key_requests).
       properties: {
         login: rateLimit(0.17, 3),
         registration: rateLimit(0.17, 3),
         message: rateLimit(0.2, 10),
         joins: rateLimit(0.1, 10),
+        to_device: rateLimit(20, 100),
       },
     },
     stream: {

@@ -1,6 +1,7 @@
 // The sync engine behind GET /sync (and, later, the WebSocket stream): what
 // changed for a user between a stream position and now. Work is bounded by
 // the number of the user's rooms and the timeline limit, never by history.
+import type { E2eeSections, E2eeSync } from "../e2ee/sync-sections.ts";
 import { isJsonObject, type JsonObject } from "../protocol/json.ts";
 import type { RoomVersion } from "../protocol/room-versions.ts";
 import { renderEvents, type Viewer } from "../rooms/render.ts";
@@ -8,7 +9,7 @@ import { currentStateEvents, stateEventsAtGroup } from "../rooms/room-state.ts";
 import type { RoomService } from "../rooms/room-service.ts";
 import { pduOf } from "../rooms/stored-event.ts";
 import { STRIPPED_STATE_TYPES, strip } from "../rooms/stripped-state.ts";
-import { syncToken, topologicalToken } from "../rooms/tokens.ts";
+import { parseSyncPosition, syncToken, topologicalToken } from "../rooms/tokens.ts";
 import { filterVisibleEvents } from "../rooms/visibility.ts";
 import type { Database } from "../storage/database.ts";
 import { currentStreamPosition, getEventsByNids, roomEventsBetween, roomsWithEventsSince, type StoredEvent } from "../storage/events.ts";
@@ -29,6 +30,8 @@ import type { Typing } from "./typing.ts";
 export interface SyncRequest {
   viewer: Viewer;
   since?: number;
+  /** From the token: to-device messages were delivered only up to here (below `since`). */
+  toDeviceSince?: number;
   fullState: boolean;
   timeoutMs: number;
   filter: SyncFilter;
@@ -45,6 +48,14 @@ export interface SyncEngineDeps {
   notifier: Notifier;
   typing: Typing;
   presence?: Presence;
+  /** to_device, device_lists and the device's key counts (server/e2ee/sync-sections.ts). */
+  e2ee?: E2eeSync;
+}
+
+/** The `since` fields of a request from a client's sync token (M_INVALID_PARAM when malformed). */
+export function sinceToken(token: string): Pick<SyncRequest, "since" | "toDeviceSince"> {
+  const { position, toDevice } = parseSyncPosition(token);
+  return toDevice === undefined ? { since: position } : { since: position, toDeviceSince: toDevice };
 }
 
 
@@ -210,24 +221,30 @@ export function createSyncEngine(deps: SyncEngineDeps) {
     const globalAccountData = globalAccountDataEvents(req.viewer.userId, accountData, since === undefined);
     const presence = (await deps.presence?.eventsFor(req.viewer.userId, since, position))?.filter((e) => eventPassesFilter(req.filter.presence, { type: "m.presence", sender: String(e.sender) })) ?? [];
     if (req.filter.presence.limit !== undefined) presence.splice(req.filter.presence.limit);
-    const empty = [join, invite, leave, knock].every((section) => Object.keys(section).length === 0) && globalAccountData.length === 0 && presence.length === 0;
+    const e2ee = await e2eeSections(req, position);
+    const empty =
+      [join, invite, leave, knock].every((section) => Object.keys(section).length === 0) && globalAccountData.length === 0 && presence.length === 0 && !e2ee.hasNews;
     const body: JsonObject = {
-      next_batch: syncToken(position),
+      next_batch: syncToken(position, e2ee.toDeviceResumeAt),
       rooms: { join, invite, leave, knock },
       presence: { events: presence },
       account_data: { events: globalAccountData },
-      to_device: { events: [] },
-      device_lists: { changed: [], left: [] },
-      device_one_time_keys_count: {},
+      ...e2ee.body,
     };
     return { body, empty, roomIds: new Set(memberships.map((m) => m.roomId)) };
+  }
+
+  function e2eeSections(req: SyncRequest, position: number): Promise<E2eeSections> {
+    const since = req.since === undefined ? undefined : { position: req.since, ...(req.toDeviceSince !== undefined ? { toDevice: req.toDeviceSince } : {}) };
+    return deps.e2ee?.sections(req.viewer, since, position) ?? Promise.resolve(NO_E2EE);
   }
 
   /** Answers at once when something changed, otherwise long-polls up to timeoutMs. */
   async function sync(req: SyncRequest): Promise<JsonObject> {
     const deadline = Date.now() + req.timeoutMs;
     if (req.setPresence) await deps.presence?.onSync(req.viewer.userId, req.setPresence);
-    if (req.since !== undefined && req.timeoutMs > 0) {
+    // A token that left to-device messages behind gets them at once.
+    if (req.since !== undefined && req.timeoutMs > 0 && req.toDeviceSince === undefined) {
       const head = await currentStreamPosition(db);
       if (req.since >= head) {
         // Nothing was committed after the token: wait for a relevant change
@@ -257,6 +274,12 @@ export function createSyncEngine(deps: SyncEngineDeps) {
 
   return { sync };
 }
+
+/** The E2EE sections when the engine runs without them. */
+const NO_E2EE: E2eeSections = {
+  body: { to_device: { events: [] }, device_lists: { changed: [], left: [] }, device_one_time_keys_count: {} },
+  hasNews: false,
+};
 
 /** Receipts grouped as the m.receipt content: event → type → user → {ts, thread_id}. */
 function receiptContent(receipts: readonly ReceiptRow[]): JsonObject {

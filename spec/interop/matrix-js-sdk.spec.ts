@@ -26,61 +26,14 @@ import {
   type MatrixEvent,
   type Room,
 } from "matrix-js-sdk";
-import { logger as sdkGlobalLogger, type Logger } from "matrix-js-sdk/lib/logger.js";
-import { expectSpecResponse } from "../support/openapi.ts";
 import { uniqueLocalpart } from "../support/accounts.ts";
 import { TestClient } from "../support/http-client.ts";
 import { startServer, type RunningServer } from "../support/server-process.ts";
+import { recordingFetch, quietLogger, sdkGlobalLog, type ExpectedError, type Finding } from "./sdk-harness.ts";
 import { firstDifference, serverTimeline } from "./server-timeline.ts";
 
 const MESSAGES = 200;
 const PASSWORD = "js-sdk interop password";
-/** Set MYELIN_SDK_LOG=1 to see the SDK's own warnings and errors as they happen. */
-const ECHO_SDK_LOG = process.env.MYELIN_SDK_LOG === "1";
-
-/** An HTTP exchange the SDK made that did not go as the spec says. */
-interface Finding {
-  who: string;
-  request: string;
-  status: number;
-  detail: string;
-}
-
-/** Warnings and errors logged by the SDK's shared loggers (not a client's own), for failure messages. */
-const sdkGlobalLog: string[] = [];
-const describeLogged = (msg: unknown[]) => msg.map((m) => (m instanceof Error ? m.message : typeof m === "string" ? m : JSON.stringify(m))).join(" ");
-
-// Some SDK modules log through its global loglevel logger (or children of it
-// made at run time, e.g. MatrixRTCSession) rather than the client's logger.
-// Replacing its methodFactory, the extension point the SDK documents for that
-// logger and passes on to children, keeps only warnings and errors.
-{
-  type MethodFactory = (method: string, level: number, name: string | symbol) => (...msg: unknown[]) => void;
-  const root = sdkGlobalLogger as unknown as { methodFactory: MethodFactory; rebuild(): void };
-  const original = root.methodFactory;
-  root.methodFactory = (method, level, name) => {
-    if (ECHO_SDK_LOG) return original(method, level, name);
-    if (method !== "warn" && method !== "error") return () => undefined;
-    return (...msg) => void sdkGlobalLog.push(`sdk ${method}: ${describeLogged(msg)}`);
-  };
-  root.rebuild();
-  sdkGlobalLogger.getChild("RoomStickyEvents"); // made at import time: getChild re-applies the factory
-}
-
-/** The SDK's logger, quiet: warnings and errors are kept for failure messages, the rest dropped. */
-function quietLogger(who: string, sink: string[]): Logger {
-  const keep =
-    (level: string) =>
-    (...msg: unknown[]): void => {
-      const line = `${who} ${level}: ${describeLogged(msg)}`;
-      sink.push(line);
-      if (ECHO_SDK_LOG) console.warn(line);
-    };
-  const drop = (): void => undefined;
-  const logger: Logger = { trace: drop, debug: drop, info: drop, warn: keep("warn"), error: keep("error"), getChild: () => logger };
-  return logger;
-}
-
 /**
  * SyncApi.sync() retries GET /pushrules/ forever before its first /sync. Should the server answer it with 404,
  * the first test fails on that, and this stand-in (used only then, and recorded) lets the rest of the scenario run.
@@ -121,7 +74,7 @@ describe("matrix-js-sdk drives the two-user scenario (real client, real server p
   const messagesRequests = new Map<string, number>();
   const shimmed: string[] = [];
   /** Error answers the scenario asks for on purpose: "METHOD path-regex status". */
-  const expectedErrors: Array<{ method: string; path: RegExp; status: number }> = [
+  const expectedErrors: ExpectedError[] = [
     { method: "POST", path: /\/register$/, status: 401 }, // the first step of user-interactive auth
     // Unstable MatrixRTC transports (MSC4143), polled by the SDK; 404 M_UNRECOGNIZED is the right answer.
     { method: "GET", path: /^\/_matrix\/client\/unstable\/org\.matrix\.msc4143\/rtc\/transports$/, status: 404 },
@@ -135,38 +88,18 @@ describe("matrix-js-sdk drives the two-user scenario (real client, real server p
     return it(title, fn);
   };
 
-  /** Wraps fetch for one SDK client: validates each answer against the spec, records errors. */
+  /** fetch for one SDK client: spec-checked and recorded, with the push-rules stand-in and a count of /messages requests. */
   function sdkFetch(who: string): typeof fetch {
-    return async (input, init) => {
-      const url = new URL(input instanceof Request ? input.url : String(input));
-      const method = (init?.method ?? (input instanceof Request ? input.method : "GET")).toUpperCase();
-      const res = await fetch(input, init);
-      if (method === "GET" && PUSH_RULES_PATH.test(url.pathname) && res.status === 404) {
+    return recordingFetch(who, {
+      findings,
+      expectedErrors,
+      intercept: (method, url, res) => {
+        if (method === "GET" && url.pathname.endsWith("/messages")) messagesRequests.set(who, (messagesRequests.get(who) ?? 0) + 1);
+        if (method !== "GET" || !PUSH_RULES_PATH.test(url.pathname) || res.status !== 404) return undefined;
         shimmed.push(`${who}: GET ${url.pathname} answered 404; the test supplied an empty rule set`);
         return new Response(JSON.stringify(EMPTY_PUSH_RULES), { status: 200, headers: { "content-type": "application/json" } });
-      }
-      const request = `${method} ${url.pathname}`;
-      if (method === "GET" && url.pathname.endsWith("/messages")) messagesRequests.set(who, (messagesRequests.get(who) ?? 0) + 1);
-      const text = await res.clone().text();
-      let body: unknown;
-      try {
-        body = text ? JSON.parse(text) : undefined;
-      } catch {
-        body = undefined;
-      }
-      if (res.status >= 400 && !expectedErrors.some((e) => e.method === method && e.path.test(url.pathname) && e.status === res.status)) {
-        findings.push({ who, request, status: res.status, detail: text.slice(0, 300) });
-      }
-      if (body !== undefined && url.pathname.startsWith("/_matrix/")) {
-        try {
-          expectSpecResponse(method, url.pathname, res.status, body);
-        } catch (err) {
-          const message = (err as Error).message;
-          if (!message.startsWith("no OpenAPI operation")) findings.push({ who, request, status: res.status, detail: `schema: ${message.slice(0, 600)}` });
-        }
-      }
-      return res;
-    };
+      },
+    });
   }
 
   /** Registers through the SDK (user-interactive auth, m.login.dummy), then logs in with the password. */

@@ -56,7 +56,7 @@ export function defaultTestConfig(dir: string, federation: boolean): Record<stri
     logging: { level: "info", format: "json" },
     registration: { enabled: true },
     // Generous limits so suites are not throttled; rate limiting has its own tests.
-    rate_limits: Object.fromEntries(["login", "registration", "message", "joins"].map((k) => [k, { per_second: 1000, burst_count: 1000 }])),
+    rate_limits: Object.fromEntries(["login", "registration", "message", "joins", "to_device"].map((k) => [k, { per_second: 1000, burst_count: 1000 }])),
   };
 }
 

@@ -6,10 +6,9 @@ import type { Requester } from "../../auth/authenticate.ts";
 import { MatrixError } from "../../errors/matrix-error.ts";
 import type { JsonObject, JsonValue } from "../../protocol/json.ts";
 import type { Logger } from "../../observability/logger.ts";
-import { parseSyncToken } from "../../rooms/tokens.ts";
 import type { Database } from "../../storage/database.ts";
 import { getFilter } from "../../storage/filters.ts";
-import type { SyncEngine } from "../sync-engine.ts";
+import { sinceToken, type SyncEngine, type SyncRequest } from "../sync-engine.ts";
 import { parseSyncFilter, type SyncFilter } from "../sync-filter.ts";
 import { CloseCode, type ErrorBody, type ServerFrame, type StreamLimits } from "./protocol.ts";
 import { unknownMethod } from "./requests.ts";
@@ -29,7 +28,9 @@ function isEmptySync(body: JsonObject): boolean {
   const rooms = body.rooms as Record<string, Record<string, unknown>>;
   const sections = Object.values(rooms).every((section) => Object.keys(section).length === 0);
   const list = (key: string) => ((body[key] as { events?: unknown[] } | undefined)?.events ?? []).length;
-  return sections && list("account_data") === 0 && list("presence") === 0 && list("to_device") === 0;
+  const deviceLists = body.device_lists as { changed?: unknown[]; left?: unknown[] } | undefined;
+  const listChanges = (deviceLists?.changed?.length ?? 0) + (deviceLists?.left?.length ?? 0);
+  return sections && list("account_data") === 0 && list("presence") === 0 && list("to_device") === 0 && listChanges === 0;
 }
 
 export function errorBody(err: unknown): ErrorBody {
@@ -149,12 +150,12 @@ export class StreamConnection {
       return;
     }
     this.syncing = true;
-    let since: number | undefined;
+    let since: Pick<SyncRequest, "since" | "toDeviceSince"> = {};
     let filter: SyncFilter;
     try {
       if (frame.since !== undefined && frame.since !== null) {
         if (typeof frame.since !== "string") throw new MatrixError(400, "M_INVALID_PARAM", "since must be a string");
-        since = parseSyncToken(frame.since);
+        since = sinceToken(frame.since);
       }
       filter = await this.resolveFilter(frame.filter);
     } catch (err) {
@@ -169,7 +170,7 @@ export class StreamConnection {
       try {
         body = await this.deps.engine.sync({
           viewer: { userId: this.me.userId, deviceId: this.me.deviceId },
-          ...(since !== undefined ? { since } : {}),
+          ...since,
           fullState,
           // The first answer comes at once, like a sync with timeout=0.
           timeoutMs: first ? 0 : SYNC_ROUND_MS,
@@ -188,7 +189,7 @@ export class StreamConnection {
       }
       first = false;
       fullState = false;
-      since = parseSyncToken(next);
+      since = sinceToken(next);
     }
   }
 
