@@ -19,6 +19,7 @@ import type { RoomService } from "../../server/rooms/room-service.ts";
 import type { Database, Queryable } from "../../server/storage/database.ts";
 import { getEventsByIds, getForwardExtremities } from "../../server/storage/events.ts";
 import type { Keyring } from "../keys/keyring.ts";
+import { FederationError } from "../transport/federation-client.ts";
 import type { RemoteEvents } from "./remote-events.ts";
 import { verifyPdu } from "./verify-pdu.ts";
 
@@ -119,7 +120,12 @@ export function createPduReceiver(deps: PduReceiverDeps) {
     let parents = await loadParents(db, event.prevEventIds);
     if (parents.missing.length > 0 && fillGaps) {
       const earliest = await getForwardExtremities(db, roomId);
-      const found = await remote.missingEvents(origin, roomId, earliest, [event.eventId], MISSING_EVENTS_LIMIT, 0);
+      // A server that cannot answer this may still answer /state_ids below.
+      const found = await remote.missingEvents(origin, roomId, earliest, [event.eventId], MISSING_EVENTS_LIMIT, 0).catch((err: unknown) => {
+        if (!(err instanceof FederationError)) throw err;
+        deps.log.info({ roomId, origin, err: err.message }, "get_missing_events failed; falling back to the state at the parents");
+        return [];
+      });
       const fetched: RoomEvent[] = [];
       for (const candidate of found) {
         try {
