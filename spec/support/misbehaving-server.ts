@@ -4,8 +4,8 @@
 // /_matrix/key/v2/server like any server, and a mode for everything else.
 // It can join a room of ours the way a server does (make_join, sign,
 // send_join), signing its requests with X-Matrix.
+import type { ServerResponse } from "node:http";
 import { createServer, type Server } from "node:https";
-import type { AddressInfo } from "node:net";
 import { authorizationHeader } from "../../federation/transport/federation-client.ts";
 import { parsePdu } from "../../server/protocol/event-format.ts";
 import type { RoomEvent } from "../../server/protocol/events.ts";
@@ -40,7 +40,7 @@ export async function startMisbehavingServer(): Promise<MisbehavingServer> {
   const key = generateSigningKey();
   const requests: string[] = [];
   let mode: Behaviour = "never";
-  const hanging = new Set<import("node:http").ServerResponse>();
+  const hanging = new Set<ServerResponse>();
 
   const server: Server = createServer({ cert: certs.certPem, key: certs.keyPem }, (req, res) => {
     requests.push(req.url ?? "");
@@ -61,7 +61,6 @@ export async function startMisbehavingServer(): Promise<MisbehavingServer> {
     setTimeout(() => res.writeHead(500).end(), 10_000).unref();
   });
   await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", () => resolve()));
-  void (server.address() as AddressInfo);
 
   const signedRequest = (residentUrl: string, residentName: string, method: string, path: string, body?: JsonObject) =>
     federationRequest(residentUrl, method, path, {
