@@ -60,7 +60,14 @@ COMMENT ON COLUMN openid_tokens.token_hash IS 'SHA-256 of the token.';
 COMMENT ON COLUMN openid_tokens.user_id IS 'The user the token vouches for.';
 COMMENT ON COLUMN openid_tokens.expires_ts IS 'Expiry, ms since epoch; expired rows are deleted when a new token is issued.';
 
+-- Presence of other servers' users arrives in m.presence EDUs and is kept like our own.
+ALTER TABLE presence DROP CONSTRAINT presence_user_id_fkey;
+COMMENT ON TABLE presence IS 'Presence of local users and of remote users sharing a room with them (spec: "Presence"; remote ones from m.presence EDUs); a user without a row is offline. Only visible changes take a stream position; refreshing last_active_ts while online does not, so active users do not wake everyone''s /sync every minute.';
+COMMENT ON COLUMN presence.user_id IS 'The user, local or remote.';
+
 -- Down Migration
+DELETE FROM presence p WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.user_id = p.user_id);
+ALTER TABLE presence ADD CONSTRAINT presence_user_id_fkey FOREIGN KEY (user_id) REFERENCES users (user_id);
 DROP TABLE openid_tokens;
 DROP SEQUENCE backfill_stream_positions;
 DROP TABLE invite_room_state;

@@ -4,6 +4,7 @@
 // are best effort: a bad one is logged and skipped, never fails the transaction.
 // m.device_list_update, m.signing_key_update and m.direct_to_device come with
 // the end-to-end encryption work (11030).
+import { MatrixError } from "../../server/errors/matrix-error.ts";
 import type { Logger } from "../../server/observability/logger.ts";
 import { serverNameOf } from "../../server/protocol/identifiers.ts";
 import { isJsonObject, type JsonObject, type JsonValue } from "../../server/protocol/json.ts";
@@ -74,7 +75,9 @@ export function createEduReceiver(deps: EduReceiverDeps) {
       try {
         await handler(origin, edu.content);
       } catch (err) {
-        deps.log.debug({ origin, eduType: edu.edu_type, err: (err as Error).message }, "EDU not applied");
+        // A user not in the room or an unknown event is the sender's business; anything else is ours.
+        if (err instanceof MatrixError) deps.log.debug({ origin, eduType: edu.edu_type, err: err.message }, "EDU not applied");
+        else deps.log.warn({ origin, eduType: edu.edu_type, err }, "EDU failed");
       }
     }
   }
