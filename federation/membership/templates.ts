@@ -4,6 +4,7 @@
 // first so a refusal is a clear 403 rather than a rejected send_join later.
 import { forbidden, MatrixError } from "../../server/errors/matrix-error.ts";
 import { parsePdu } from "../../server/protocol/event-format.ts";
+import { stateTuple } from "../../server/protocol/events.ts";
 import { signEvent } from "../../server/protocol/hashes.ts";
 import { serverNameOf } from "../../server/protocol/identifiers.ts";
 import type { JsonObject } from "../../server/protocol/json.ts";
@@ -53,7 +54,7 @@ export async function membershipTemplate(
 ): Promise<JsonObject> {
   const content: JsonObject = { membership };
   if (membership === "join" && version.restrictedJoins) {
-    const joinRules = (await authState(tx, roomId, [["m.room.join_rules", ""]])).get("m.room.join_rules\u0000")?.content;
+    const joinRules = (await authState(tx, roomId, [["m.room.join_rules", ""]])).get(stateTuple("m.room.join_rules", ""))?.content;
     const rule = joinRuleOf(joinRules);
     const current = (await membershipOf(tx, roomId, userId))?.membership;
     const restricted = rule === "restricted" || (version.knockRestricted && rule === "knock_restricted");

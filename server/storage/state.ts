@@ -279,15 +279,17 @@ export async function insertRoom(q: Queryable, room: { roomId: string; version: 
   ]);
 }
 
-/** A room learned of over federation (a join, an invite); an existing row is left as it is. */
+/**
+ * A room learned of over federation (a join, an invite). An existing row is
+ * kept, except that a creator learned later (from a join's state, after an
+ * invite that did not name it) fills in the empty one.
+ */
 export async function insertRoomIfMissing(q: Queryable, room: { roomId: string; version: string; creator: string; isPublic: boolean; now: number }): Promise<void> {
-  await q.query(`INSERT INTO rooms (room_id, room_version, creator, is_public, created_ts) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (room_id) DO NOTHING`, [
-    room.roomId,
-    room.version,
-    room.creator,
-    room.isPublic,
-    room.now,
-  ]);
+  await q.query(
+    `INSERT INTO rooms (room_id, room_version, creator, is_public, created_ts) VALUES ($1, $2, $3, $4, $5)
+     ON CONFLICT (room_id) DO UPDATE SET creator = EXCLUDED.creator WHERE rooms.creator = '' AND EXCLUDED.creator <> ''`,
+    [room.roomId, room.version, room.creator, room.isPublic, room.now],
+  );
 }
 
 export async function getRoomVersionId(q: Queryable, roomId: string): Promise<string | undefined> {
