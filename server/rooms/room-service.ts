@@ -35,6 +35,8 @@ export interface RoomServiceDeps {
   afterCommit: AfterCommit;
   /** Room ID → version; bounded (caches.room_versions) so it does not grow with every room the process has seen. */
   versions: BoundedCache<string, RoomVersion>;
+  /** Milliseconds since the epoch; injectable so tests can freeze time. */
+  clock?: () => number;
 }
 
 export interface SendResult {
@@ -79,6 +81,15 @@ export interface RoomWrite {
 
 export function createRoomService(deps: RoomServiceDeps) {
   const { versions } = deps;
+  /**
+   * Timestamps of this process's writes never repeat: a room's create event
+   * is hashed into its ID (v12) or event ID (v3+), so two identical
+   * createRoom requests of one user in the same millisecond would otherwise
+   * make the same event.
+   */
+  let lastTimestamp = 0;
+  const clock = deps.clock ?? Date.now;
+  const nextTimestamp = () => (lastTimestamp = Math.max(clock(), lastTimestamp + 1));
 
   /** The room's version (immutable, so cached); 403 for unknown rooms, as Synapse does, to not reveal which exist. */
   async function roomVersion(q: Queryable, roomId: string): Promise<RoomVersion> {
@@ -112,7 +123,7 @@ export function createRoomService(deps: RoomServiceDeps) {
       };
       const w: RoomWrite = {
         tx,
-        now: Date.now(),
+        now: nextTimestamp(),
         lock: (roomId) => lockRoom(tx, roomId),
         async appendLocal(roomId, version, draft) {
           const appended = await appendLocalEvent(tx, deps.signer, roomId, version, draft, w.now);
