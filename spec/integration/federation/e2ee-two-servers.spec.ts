@@ -12,7 +12,7 @@ import { authorizationHeader } from "../../../federation/transport/federation-cl
 import type { JsonObject } from "../../../server/protocol/json.ts";
 import { parseSigningKeyFile, publicKeyBase64, signJson, type SigningKey } from "../../../server/protocol/signing.ts";
 import { createDatabase, type Database } from "../../../server/storage/database.ts";
-import { registerUser, type TestUser } from "../../support/accounts.ts";
+import { loginDevice, registerUser, type TestUser } from "../../support/accounts.ts";
 import { dropDatabase } from "../../support/admin-db.ts";
 import { crossSigningSet, TestDevice } from "../../support/e2ee.ts";
 import { eventually } from "../../support/eventually.ts";
@@ -89,11 +89,7 @@ describe("end-to-end encryption across two server processes", function () {
   /** Requests server A logged for this route template (A logs each request it answered). */
   const requestsOnA = (route: string) => a.logs().filter((l) => l.route === route).length;
   const cachedOnB = async (userId: string) => (await dbB.query<{ stream_id: number }>(`SELECT stream_id FROM e2e_remote_device_lists WHERE user_id = $1`, [userId])).rows[0];
-  const login = async (api: TestClient, user: TestUser): Promise<TestUser> => {
-    const res = await api.post<TestUser>(`${V3}/login`, { type: "m.login.password", identifier: { type: "m.id.user", user: user.user_id }, password: user.password });
-    expect(res.status).to.equal(200);
-    return { ...res.body, password: user.password };
-  };
+  const login = (api: TestClient, user: TestUser): Promise<TestUser> => loginDevice(api, user);
 
   it("gives bob's /keys/query on B alice's keys through A, then answers from B's cache while they share a room", async () => {
     const first = await query(apiB, bob, [alice.user_id, bob.user_id]);
