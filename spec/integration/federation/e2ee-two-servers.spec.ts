@@ -249,12 +249,14 @@ describe("end-to-end encryption across two server processes", function () {
     expect(s.body.to_device.events.filter((e: Body) => e.type === "org.example.edu")).to.deep.equal([{ sender: bob.user_id, type: "org.example.edu", content: { id } }]);
   });
 
-  it("resyncs with GET /user/devices when an update was lost, and ignores updates about users it shares no room with", async () => {
+  it("keeps to-device messages for a server that is down, resyncs with GET /user/devices when an update was lost, and ignores updates about users it shares no room with", async () => {
     // B goes down; alice adds a device; the update owed to B is lost (as when it waited past the outbox's retention).
     await b.stop();
     const tablet = await login(apiA, alice);
     const tabletDevice = new TestDevice(tablet);
     await tabletDevice.upload(apiA, { device_keys: tabletDevice.deviceKeys() });
+    // A to-device message for bob waits in A's outbox too (it is not lost).
+    expect((await apiA.put(`${V3}/sendToDevice/org.example.test/${nextTxnId()}`, { messages: { [bob.user_id]: { "*": { n: "while B was down" } } } }, { token: alice.access_token })).status).to.equal(200);
     const lost = await dbA.query(`DELETE FROM federation_edu_outbox WHERE destination = $1 AND edu_type = 'm.device_list_update'`, [b.serverName]);
     expect(lost.rowCount, "the tablet's update was waiting for B").to.be.greaterThan(0);
     b = await startFederatedServer({
@@ -266,6 +268,10 @@ describe("end-to-end encryption across two server processes", function () {
     apiB = new TestClient(b.baseUrl);
     // Any request from B ends A's backoff for it.
     await query(apiB, bob, [alice.user_id]);
+    await eventually("the waiting to-device message on B", async () => {
+      const s = await apiB.get<Body>(`${V3}/sync?timeout=0`, { token: bob.access_token });
+      return s.body.to_device.events.some((e: Body) => e.content.n === "while B was down") ? true : undefined;
+    });
     expect(Object.keys((await query(apiB, bob, [alice.user_id])).device_keys[alice.user_id]), "B still holds the list it had").to.not.include(tablet.device_id);
 
     // The next update names a prev_id B never saw: B fetches the whole list.
