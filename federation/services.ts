@@ -133,7 +133,7 @@ export function createFederationServices(deps: FederationServicesDeps): Federati
   // A membership change may leave remote users sharing no room with ours: their cached device lists go.
   deps.notifier.onChange((change) => {
     if (change.roomId === undefined || !change.userIds?.length) return;
-    deviceListCache.onMembershipChange(change.roomId).catch((err: unknown) => e2eeLog.error({ err, roomId: change.roomId }, "dropping untracked device lists failed"));
+    deviceListCache.onMembershipChange(change.roomId, change.userIds).catch((err: unknown) => e2eeLog.error({ err, roomId: change.roomId }, "dropping untracked device lists failed"));
   });
   const e2ee: E2eeFederation = {
     remoteKeys: createRemoteKeys({ client, cache: deviceListCache, log: e2eeLog }),

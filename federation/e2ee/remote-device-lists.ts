@@ -233,9 +233,9 @@ export function createRemoteDeviceLists(deps: RemoteDeviceListsDeps) {
     });
   }
 
-  /** A membership changed in `roomId`: its members who share no room with a local user any more lose their cached lists. */
-  async function onMembershipChange(roomId: string): Promise<void> {
-    const dropped = await dropUntrackedRemoteDeviceLists(db, roomId, deps.serverName);
+  /** Memberships of `userIds` changed in `roomId`: users who share no room with a local user any more lose their cached lists. */
+  async function onMembershipChange(roomId: string, userIds: readonly string[]): Promise<void> {
+    const dropped = await dropUntrackedRemoteDeviceLists(db, roomId, userIds, deps.serverName);
     if (dropped.length > 0) log.debug({ roomId, users: dropped.length }, "remote device lists no longer tracked");
   }
 

@@ -107,16 +107,24 @@ export async function usersSharingRoomWithServer(q: Queryable, userIds: readonly
 }
 
 /**
- * Drops the cached lists of `roomId`'s members (any membership) who no longer
- * share a room with a local user: their server stops telling us of changes,
- * so the cache would go stale unnoticed. Returns the users dropped.
+ * After a membership change of `changed` in `roomId`: drops the cached lists
+ * of those who no longer share a room with a local user (their server stops
+ * telling us of changes, so the cache would go stale unnoticed). The
+ * candidates are the changed users, and every member of the room when a
+ * local user among them is no longer joined to it. Returns the users dropped.
  */
-export async function dropUntrackedRemoteDeviceLists(q: Queryable, roomId: string, serverName: string): Promise<string[]> {
+export async function dropUntrackedRemoteDeviceLists(q: Queryable, roomId: string, changed: readonly string[], serverName: string): Promise<string[]> {
   const { rows } = await q.query<{ user_id: string }>(
     `DELETE FROM e2e_remote_device_lists c
-      WHERE c.user_id IN (SELECT user_id FROM room_memberships WHERE room_id = $1) AND NOT ${SHARES_ROOM_WITH_SERVER("c.user_id")}
+      WHERE c.user_id IN (
+          SELECT unnest($3::text[])
+          UNION
+          SELECT o.user_id FROM room_memberships o
+           WHERE o.room_id = $1 AND EXISTS (
+             SELECT 1 FROM room_memberships me WHERE me.room_id = $1 AND me.user_id = ANY($3::text[]) AND me.server_name = $2 AND me.membership <> 'join'))
+        AND NOT ${SHARES_ROOM_WITH_SERVER("c.user_id")}
       RETURNING c.user_id`,
-    [roomId, serverName],
+    [roomId, serverName, changed],
   );
   return rows.map((r) => r.user_id);
 }
