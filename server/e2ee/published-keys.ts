@@ -39,7 +39,10 @@ const ownSignatures = (q: Queryable, userId: string): Promise<SignatureRow[]> =>
  * no longer exists is reported deleted), with their published keys.
  */
 export async function publishedDevices(q: Queryable, userId: string, deviceIds?: readonly string[]): Promise<PublishedDevice[]> {
-  const [devices, keys, signatures] = await Promise.all([listDevices(q, userId), deviceKeysOfUsers(q, new Map([[userId, deviceIds ?? []]])), ownSignatures(q, userId)]);
+  // One after the other: `q` may be a transaction's client, which runs one query at a time.
+  const devices = await listDevices(q, userId);
+  const keys = await deviceKeysOfUsers(q, new Map([[userId, deviceIds ?? []]]));
+  const signatures = await ownSignatures(q, userId);
   const existing = new Set(devices.map((d) => d.deviceId));
   const keysOf = new Map(keys.map((k) => [k.deviceId, k.keys]));
   return (deviceIds ?? [...existing]).map((deviceId) => {
@@ -52,7 +55,8 @@ export async function publishedDevices(q: Queryable, userId: string, deviceIds?:
 
 /** The user's master and self-signing keys as published (the user-signing key never leaves the server). */
 export async function publishedCrossSigning(q: Queryable, userId: string): Promise<PublishedCrossSigning> {
-  const [keys, signatures] = await Promise.all([crossSigningKeysOfUsers(q, [userId], ["master", "self_signing"]), ownSignatures(q, userId)]);
+  const keys = await crossSigningKeysOfUsers(q, [userId], ["master", "self_signing"]);
+  const signatures = await ownSignatures(q, userId);
   const out: PublishedCrossSigning = {};
   for (const k of keys) {
     const key = withSignatures(k.key, signatures.filter((s) => s.targetKeyId === k.publicKey));

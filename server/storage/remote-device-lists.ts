@@ -28,10 +28,9 @@ const parsed = (text: string | null): JsonObject | undefined => (text === null ?
 export async function remoteDeviceLists(q: Queryable, userIds: readonly string[]): Promise<Map<string, RemoteDeviceList>> {
   const out = new Map<string, RemoteDeviceList>();
   if (userIds.length === 0) return out;
-  const [lists, devices] = await Promise.all([
-    q.query<ListRow>(`SELECT user_id, stream_id, stale, master_key, self_signing_key FROM e2e_remote_device_lists WHERE user_id = ANY($1::text[])`, [userIds]),
-    q.query<DeviceRow>(`SELECT user_id, device_id, key_json, display_name FROM e2e_remote_devices WHERE user_id = ANY($1::text[]) ORDER BY device_id`, [userIds]),
-  ]);
+  const lists = await q.query<ListRow>(`SELECT user_id, stream_id, stale, master_key, self_signing_key FROM e2e_remote_device_lists WHERE user_id = ANY($1::text[])`, [userIds]);
+  if (lists.rows.length === 0) return out;
+  const devices = await q.query<DeviceRow>(`SELECT user_id, device_id, key_json, display_name FROM e2e_remote_devices WHERE user_id = ANY($1::text[]) ORDER BY device_id`, [userIds]);
   for (const r of lists.rows) {
     const master = parsed(r.master_key);
     const selfSigning = parsed(r.self_signing_key);
