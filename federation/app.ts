@@ -10,6 +10,7 @@ import type { Logger } from "../server/observability/logger.ts";
 import type { Metrics } from "../server/observability/metrics.ts";
 import type { SigningKey } from "../server/protocol/signing.ts";
 import type { RoomService } from "../server/rooms/room-service.ts";
+import type { E2eeServices } from "../server/e2ee/services.ts";
 import type { Database } from "../server/storage/database.ts";
 import { requireServerAuth } from "./auth/require-server-auth.ts";
 import { registerFederationHierarchy } from "./routes/hierarchy.ts";
@@ -24,6 +25,7 @@ import { registerFederationQueries } from "./routes/query.ts";
 import { registerRoomStateRoutes } from "./routes/room-state.ts";
 import { registerSendTransaction } from "./routes/send.ts";
 import { registerFederationTimestampToEvent } from "./routes/timestamp-to-event.ts";
+import { registerUserKeyRoutes } from "./routes/user-keys.ts";
 import { registerFederationVersion } from "./routes/version.ts";
 import type { FederationServices } from "./services.ts";
 
@@ -36,6 +38,7 @@ export interface FederationAppDeps {
   redis: Redis;
   federation: FederationServices;
   rooms: RoomService;
+  e2ee: Pick<E2eeServices, "keys">;
 }
 
 export function createFederationApp(deps: FederationAppDeps): Express {
@@ -76,6 +79,7 @@ export function createFederationApp(deps: FederationAppDeps): Express {
   registerFederationHierarchy(table, { db: deps.db, auth });
   registerFederationTimestampToEvent(table, { db: deps.db, rooms: deps.rooms, auth });
   registerOpenIdUserInfo(table, { db: deps.db });
+  registerUserKeyRoutes(table, { db: deps.db, keys: deps.e2ee.keys, serverName: config.server_name, auth });
   app.use(router);
   app.use(unrecognizedRequest(table));
   app.use(errorHandler());

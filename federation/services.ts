@@ -13,6 +13,11 @@ import type { Signer } from "../server/rooms/events/build-local.ts";
 import type { RoomServices } from "../server/services.ts";
 import type { Database } from "../server/storage/database.ts";
 import type { Notifier } from "../server/sync/notifier.ts";
+import type { E2eeFederation } from "../server/e2ee/federation-ports.ts";
+import { createInboundToDevice } from "./e2ee/inbound-to-device.ts";
+import { createOutboundE2eeEdus } from "./e2ee/outbound-edus.ts";
+import { createRemoteDeviceLists } from "./e2ee/remote-device-lists.ts";
+import { createRemoteKeys } from "./e2ee/remote-keys.ts";
 import { createBackfill, type Backfill } from "./ingest/backfill.ts";
 import { createEduReceiver } from "./ingest/receive-edus.ts";
 import { createPduReceiver, serverAllowedInRoom } from "./ingest/receive-pdu.ts";
@@ -47,6 +52,8 @@ export interface FederationServices {
   sender: FederationSender;
   /** Older history of rooms from their other servers. */
   backfill: Backfill;
+  /** End-to-end encryption's ports (remote keys, EDUs out), bound into the e2ee services by server/main.ts. */
+  e2ee: E2eeFederation;
   close(): void;
 }
 
@@ -55,7 +62,7 @@ export interface FederationServicesDeps {
   db: Database;
   signingKey: SigningKey;
   log: Logger;
-  rooms: Pick<RoomServices, "rooms" | "markers" | "presence" | "outboundEdus">;
+  rooms: Pick<RoomServices, "rooms" | "markers" | "presence" | "outboundEdus" | "e2ee">;
   notifier: Pick<Notifier, "onChange">;
 }
 
@@ -103,7 +110,19 @@ export function createFederationServices(deps: FederationServicesDeps): Federati
   const signer: Signer = { serverName: config.server_name, key: deps.signingKey };
   const rooms = deps.rooms.rooms;
   const pdus = createPduReceiver({ db: deps.db, rooms, keyring, remote: createRemoteEvents(client), log: log.child({ component: "federation-ingest" }) });
-  const edus = createEduReceiver({ allowedInRoom: (roomId, server) => serverAllowedInRoom(deps.db, roomId, server), markers: deps.rooms.markers, presence: deps.rooms.presence, log: log.child({ component: "federation-edus" }) });
+  const e2eeLog = log.child({ component: "federation-e2ee" });
+  const deviceListCache = createRemoteDeviceLists({ db: deps.db, client, serverName: config.server_name, deviceLists: deps.rooms.e2ee.deviceLists, log: e2eeLog });
+  const edus = createEduReceiver({
+    allowedInRoom: (roomId, server) => serverAllowedInRoom(deps.db, roomId, server),
+    markers: deps.rooms.markers,
+    presence: deps.rooms.presence,
+    e2ee: {
+      "m.device_list_update": deviceListCache.onDeviceListUpdate,
+      "m.signing_key_update": deviceListCache.onSigningKeyUpdate,
+      "m.direct_to_device": createInboundToDevice({ toDevice: deps.rooms.e2ee.toDevice, serverName: config.server_name, log: e2eeLog }),
+    },
+    log: log.child({ component: "federation-edus" }),
+  });
   const joins = new JoinGate();
   const transactions = createTransactionReceiver({ db: deps.db, rooms, pdus, edus, joins, serverName: config.server_name, log: log.child({ component: "federation-ingest" }) });
   const resident = createResident({ db: deps.db, rooms, signer, keyring });
@@ -111,6 +130,15 @@ export function createFederationServices(deps: FederationServicesDeps): Federati
   const backfill = createBackfill({ db: deps.db, rooms, client, pdus, serverName: config.server_name, log: log.child({ component: "federation-backfill" }) });
   const sender = createFederationSender({ db: deps.db, rooms, client, serverName: config.server_name, log: log.child({ component: "federation-sender" }) });
   deps.notifier.onChange((change) => sender.onChange(change));
+  // A membership change may leave remote users sharing no room with ours: their cached device lists go.
+  deps.notifier.onChange((change) => {
+    if (change.roomId === undefined || !change.userIds?.length) return;
+    deviceListCache.onMembershipChange(change.roomId, change.userIds).catch((err: unknown) => e2eeLog.error({ err, roomId: change.roomId }, "dropping untracked device lists failed"));
+  });
+  const e2ee: E2eeFederation = {
+    remoteKeys: createRemoteKeys({ client, cache: deviceListCache, log: e2eeLog }),
+    outbound: createOutboundE2eeEdus({ serverName: config.server_name, sender }),
+  };
   deps.rooms.outboundEdus.subscribe(createEduFanout({ db: deps.db, sender, log: log.child({ component: "federation-sender" }) }));
   return {
     client,
@@ -122,6 +150,7 @@ export function createFederationServices(deps: FederationServicesDeps): Federati
     membership,
     sender,
     backfill,
+    e2ee,
     close() {
       sender.close();
       client.close();

@@ -21,6 +21,7 @@ import { createLogger } from "./observability/logger.ts";
 import { createMetrics } from "./observability/metrics.ts";
 import { parseSigningKeyFile } from "./protocol/signing.ts";
 import { connectRedis } from "./redis/connect.ts";
+import { federationSlot } from "./e2ee/federation-ports.ts";
 import { createRoomServices } from "./services.ts";
 import { resolveDatabase } from "./storage/connect.ts";
 import { createNotifier } from "./sync/notifier.ts";
@@ -90,6 +91,8 @@ async function main(): Promise<void> {
   const notifier = await createNotifier(redis, config.redis.key_prefix);
   const signer = { serverName: config.server_name, key: signingKey };
   const caches = new CacheRegistry();
+  // End-to-end encryption and federation need each other: the e2ee services get federation's ports once it is built.
+  const e2eeFederation = federationSlot();
   const services = createRoomServices({
     db,
     redis,
@@ -99,8 +102,10 @@ async function main(): Promise<void> {
     caches,
     roomVersionsCacheSize: config.caches.room_versions,
     toDeviceInboxLimit: config.limits.to_device_inbox_per_device,
+    e2eeFederation: e2eeFederation.ports,
   });
   const federation = createFederationServices({ config, db, signingKey, log, rooms: services, notifier });
+  e2eeFederation.bind(federation.e2ee);
   const metrics = createMetrics(() => db.stats());
   metrics.watchCaches(() => caches.all());
   let draining = false;
@@ -130,7 +135,7 @@ async function main(): Promise<void> {
     log.info({ listener: "client", host: address.address, port: address.port }, "listening");
   }
   if (config.listeners.federation.enabled) {
-    const federationApp = createFederationApp({ config, log, metrics, signingKey, db, redis, federation, rooms: services.rooms });
+    const federationApp = createFederationApp({ config, log, metrics, signingKey, db, redis, federation, rooms: services.rooms, e2ee: services.e2ee });
     const tls = {
       cert: readFileSync(config.listeners.federation.tls_certificate_path),
       key: readFileSync(config.listeners.federation.tls_private_key_path),

@@ -4,6 +4,7 @@
 import type { Redis } from "ioredis";
 import type { CacheRegistry } from "./lib/bounded-cache.ts";
 import type { RoomVersion } from "./protocol/room-versions.ts";
+import type { E2eeFederation } from "./e2ee/federation-ports.ts";
 import { createE2eeServices, type E2eeServices } from "./e2ee/services.ts";
 import type { Signer } from "./rooms/events/build-local.ts";
 import { createRoomService, membershipChangesOf, type RoomService } from "./rooms/room-service.ts";
@@ -40,6 +41,8 @@ export interface RoomServicesDeps {
   roomVersionsCacheSize: number;
   /** Undelivered to-device messages per device (limits.to_device_inbox_per_device). */
   toDeviceInboxLimit: number;
+  /** End-to-end encryption's federation ports (bound once federation is built). */
+  e2eeFederation?: E2eeFederation;
 }
 
 export function createRoomServices(deps: RoomServicesDeps): RoomServices {
@@ -61,7 +64,14 @@ export function createRoomServices(deps: RoomServicesDeps): RoomServices {
   const isLocalUser = (userId: string) => serverNameOf(userId) === signer.serverName;
   const markers = createReadMarkers({ db, streams, typing, outbound: outboundEdus, isLocalUser });
   const presence = createPresence({ db, streams, notifier, enabled: deps.presenceEnabled ?? true, outbound: outboundEdus, isLocalUser });
-  const e2ee = createE2eeServices({ db, streams, notifier, serverName: signer.serverName, toDeviceInboxLimit: deps.toDeviceInboxLimit });
+  const e2ee = createE2eeServices({
+    db,
+    streams,
+    notifier,
+    serverName: signer.serverName,
+    toDeviceInboxLimit: deps.toDeviceInboxLimit,
+    ...(deps.e2eeFederation ? { federation: deps.e2eeFederation } : {}),
+  });
   const syncEngine = createSyncEngine({ db, rooms, notifier, typing, presence, e2ee: e2ee.sync });
   return { rooms, streams, typing, markers, syncEngine, presence, outboundEdus, e2ee };
 }

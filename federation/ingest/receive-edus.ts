@@ -1,9 +1,10 @@
 // EDUs received in a transaction (spec "Typing notifications", "Receipts",
-// "Presence"): each is applied only for users of the sending server, in rooms
-// where they are joined, through the same operations local clients use. EDUs
-// are best effort: a bad one is logged and skipped, never fails the transaction.
-// m.device_list_update, m.signing_key_update and m.direct_to_device come with
-// the end-to-end encryption work (11030).
+// "Presence", "Device Management", "Send-to-device messaging"): each is
+// applied only for users of the sending server, in rooms where they are
+// joined, through the same operations local clients use. EDUs are best
+// effort: a bad one is logged and skipped, never fails the transaction.
+// m.device_list_update, m.signing_key_update and m.direct_to_device are
+// handed to federation/e2ee/ (11030), which checks their senders the same way.
 import { MatrixError } from "../../server/errors/matrix-error.ts";
 import type { Logger } from "../../server/observability/logger.ts";
 import { serverNameOf } from "../../server/protocol/identifiers.ts";
@@ -20,8 +21,12 @@ export interface EduReceiverDeps {
   allowedInRoom: (roomId: string, serverName: string) => Promise<boolean>;
   markers: Pick<ReadMarkers, "setTyping" | "mark">;
   presence: Pick<Presence, "setRemote">;
+  /** End-to-end encryption EDUs, by type (federation/e2ee/). */
+  e2ee?: Record<"m.device_list_update" | "m.signing_key_update" | "m.direct_to_device", EduHandler>;
   log: Logger;
 }
+
+export type EduHandler = (origin: string, content: JsonObject) => Promise<void>;
 
 export function createEduReceiver(deps: EduReceiverDeps) {
   const fromOrigin = (origin: string, userId: unknown): userId is string => typeof userId === "string" && serverNameOf(userId) === origin;
@@ -60,10 +65,11 @@ export function createEduReceiver(deps: EduReceiverDeps) {
     }
   }
 
-  const handlers: Record<string, (origin: string, content: JsonObject) => Promise<void>> = {
+  const handlers: Record<string, EduHandler> = {
     "m.typing": typing,
     "m.receipt": receipts,
     "m.presence": presence,
+    ...deps.e2ee,
   };
 
   /** Applies each EDU; failures (a user not in the room, an unknown event) are logged, not returned. */

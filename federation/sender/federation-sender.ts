@@ -1,5 +1,8 @@
 // The federation sender: one queue per destination, one transaction in flight
-// per destination, PDUs in stream order. Why an in-process queue fed from
+// per destination, PDUs in stream order; EDUs from an in-memory best-effort
+// queue (typing, receipts, presence) and from the durable outbox in PostgreSQL
+// (device lists, signing keys, to-device: server/storage/edu-outbox.ts, rows
+// deleted once a transaction carrying them succeeded). Why an in-process queue fed from
 // PostgreSQL rather than a BullMQ queue per destination: what a destination is
 // owed is already in the events table (federate_out events after its
 // acknowledged stream position, federation_destinations.last_sent_stream), so
@@ -30,6 +33,7 @@ import {
   markDestinationSent,
   resetDestinationBackoff,
 } from "../../server/storage/federation.ts";
+import { deleteOutboxEdus, destinationsWithOutbox, outboxFor, pruneOutbox } from "../../server/storage/edu-outbox.ts";
 import type { StreamChange } from "../../server/sync/notifier.ts";
 import type { FederationClient } from "../transport/federation-client.ts";
 
@@ -41,6 +45,10 @@ export const MIN_BACKOFF_MS = 5_000;
 export const MAX_BACKOFF_MS = 3_600_000;
 /** EDUs are best effort: a destination that is down keeps at most this many waiting. */
 const MAX_QUEUED_EDUS = 1000;
+/** Content of durable EDUs per transaction (at least one is sent, whatever its size); PDUs and EDUs stay well under a receiver's 8 MiB. */
+const MAX_OUTBOX_BYTES_PER_TRANSACTION = 2 * 1024 * 1024;
+/** Durable EDUs a destination has not taken for this long are dropped (device lists then resync on the next update). */
+export const OUTBOX_RETENTION_MS = 7 * 24 * 60 * 60 * 1000;
 
 export interface FederationSenderDeps {
   db: Database;
@@ -137,7 +145,9 @@ export function createFederationSender(deps: FederationSenderDeps) {
     }
     const { pdus, upTo } = await nextPdus(destination, row.lastSentStream);
     const edus = queue.edus.splice(0, MAX_EDUS_PER_TRANSACTION);
-    if (pdus.length === 0 && edus.length === 0) {
+    // Durable EDUs (device lists, signing keys, to-device) fill the rest; deleted only once delivered.
+    const durable = await outboxFor(db, destination, MAX_EDUS_PER_TRANSACTION - edus.length, MAX_OUTBOX_BYTES_PER_TRANSACTION);
+    if (pdus.length === 0 && edus.length === 0 && durable.length === 0) {
       if (upTo > row.lastSentStream) await markDestinationSent(db, destination, upTo);
       return "done";
     }
@@ -146,7 +156,7 @@ export function createFederationSender(deps: FederationSenderDeps) {
     const txnId = `${now()}.${++serial}`;
     try {
       const answer = await deps.client.request(destination, "PUT", `/_matrix/federation/v1/send/${encodeURIComponent(txnId)}`, {
-        body: { origin: deps.serverName, origin_server_ts: now(), pdus: wire, edus },
+        body: { origin: deps.serverName, origin_server_ts: now(), pdus: wire, edus: [...edus, ...durable.map((e) => ({ edu_type: e.eduType, content: e.content }))] },
       });
       logRefusedPdus(destination, answer);
     } catch (err) {
@@ -155,12 +165,15 @@ export function createFederationSender(deps: FederationSenderDeps) {
       queue.edus.splice(MAX_QUEUED_EDUS);
       const interval = Math.min(MAX_BACKOFF_MS, Math.max(MIN_BACKOFF_MS, row.retryIntervalMs * 2));
       await markDestinationFailed(db, destination, now() + interval, interval);
+      const expired = await pruneOutbox(db, destination, now() - OUTBOX_RETENTION_MS);
+      if (expired > 0) log.warn({ destination, expired }, "durable EDUs undelivered for a week dropped");
       log.info({ destination, err: (err as Error).message, retryInMs: interval, failures: row.failureCount + 1 }, "federation transaction failed");
       retryAt(destination, queue, now() + interval);
       return "backing_off";
     }
     await markDestinationSent(db, destination, upTo);
-    return pdus.length === MAX_PDUS_PER_TRANSACTION || queue.edus.length > 0 ? "more" : "done";
+    await deleteOutboxEdus(db, durable.map((e) => e.id));
+    return pdus.length === MAX_PDUS_PER_TRANSACTION || queue.edus.length > 0 || durable.length > 0 ? "more" : "done";
   }
 
   /** A destination that refused some PDUs has told us so per event; we log it and move on (as Synapse). */
@@ -222,6 +235,7 @@ export function createFederationSender(deps: FederationSenderDeps) {
         known.add(destination);
         wake(destination);
       }
+      for (const destination of await destinationsWithOutbox(db)) wake(destination);
     },
     close(): void {
       closed = true;

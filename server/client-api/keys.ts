@@ -8,12 +8,11 @@
 import type { RequestHandler } from "express";
 import { requester } from "../auth/authenticate.ts";
 import type { DeviceLists } from "../e2ee/device-lists.ts";
-import { checkUserId, isPlainId } from "../e2ee/key-checks.ts";
+import { checkClaimQuery, checkKeysQuery } from "../e2ee/key-requests.ts";
 import type { Keys } from "../e2ee/keys.ts";
-import { badJson, invalidParam, missingParam } from "../errors/matrix-error.ts";
+import { badJson, missingParam } from "../errors/matrix-error.ts";
 import { requireJsonObject } from "../http/middleware.ts";
 import type { RouteTable } from "../http/route-table.ts";
-import { isJsonObject } from "../protocol/json.ts";
 import { parseSyncToken } from "../rooms/tokens.ts";
 import { queryString } from "./rooms/params.ts";
 
@@ -36,41 +35,6 @@ function timeoutOf(body: Record<string, unknown>): number {
   return Math.min(t, MAX_TIMEOUT_MS);
 }
 
-/** A required object field of a body. */
-function objectParam(body: Record<string, unknown>, key: string): Record<string, unknown> {
-  const value = body[key];
-  if (value === undefined || value === null) throw missingParam(`Missing ${key}`);
-  if (!isJsonObject(value)) throw badJson(`${key} must be an object`);
-  return value;
-}
-
-/** device_keys of /keys/query: user → device IDs (empty for all). */
-function deviceKeysQuery(body: Record<string, unknown>): Map<string, string[]> {
-  const out = new Map<string, string[]>();
-  for (const [userId, devices] of Object.entries(objectParam(body, "device_keys"))) {
-    checkUserId(userId, "device_keys");
-    if (!Array.isArray(devices) || !devices.every((d) => typeof d === "string")) throw badJson(`device_keys.${userId} must be an array of device IDs`);
-    if (!devices.every(isPlainId)) throw invalidParam(`device_keys.${userId} holds an invalid device ID`);
-    out.set(userId, [...new Set(devices)]);
-  }
-  return out;
-}
-
-/** one_time_keys of /keys/claim: user → device → algorithm. */
-function claimQuery(body: Record<string, unknown>): Map<string, Record<string, string>> {
-  const out = new Map<string, Record<string, string>>();
-  for (const [userId, devices] of Object.entries(objectParam(body, "one_time_keys"))) {
-    checkUserId(userId, "one_time_keys");
-    if (!isJsonObject(devices)) throw badJson(`one_time_keys.${userId} must be an object`);
-    for (const [deviceId, algorithm] of Object.entries(devices)) {
-      if (typeof algorithm !== "string") throw badJson(`one_time_keys.${userId}.${deviceId} must be an algorithm name`);
-      if (!isPlainId(deviceId) || !isPlainId(algorithm)) throw invalidParam(`one_time_keys.${userId} holds an invalid device ID or algorithm`);
-    }
-    out.set(userId, devices as Record<string, string>);
-  }
-  return out;
-}
-
 export function registerKeys(table: RouteTable, deps: KeysRouteDeps): void {
   const { keys, auth, bulkBody } = deps;
   for (const prefix of ["/_matrix/client/v3", "/_matrix/client/r0"]) {
@@ -83,13 +47,13 @@ export function registerKeys(table: RouteTable, deps: KeysRouteDeps): void {
     table.add("POST", `${prefix}/keys/query`, auth, bulkBody, async (req, res) => {
       const me = requester(res.locals);
       const body = requireJsonObject(req);
-      res.json(await keys.query(me.userId, deviceKeysQuery(body), timeoutOf(body)));
+      res.json(await keys.query(me.userId, checkKeysQuery(body), timeoutOf(body)));
     });
 
     table.add("POST", `${prefix}/keys/claim`, auth, bulkBody, async (req, res) => {
       requester(res.locals);
       const body = requireJsonObject(req);
-      res.json(await keys.claim(claimQuery(body), timeoutOf(body)));
+      res.json(await keys.claim(checkClaimQuery(body), timeoutOf(body)));
     });
 
     table.add("GET", `${prefix}/keys/changes`, auth, async (req, res) => {

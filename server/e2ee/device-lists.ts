@@ -8,7 +8,8 @@ import { deviceListsChangedFor, deviceListsLeftFor, markDeviceListsChanged } fro
 import { membershipsOfUser } from "../storage/state.ts";
 import type { Notifier } from "../sync/notifier.ts";
 import type { StreamWriter } from "../sync/stream-writer.ts";
-import type { E2eeOutbound } from "./federation-ports.ts";
+import type { AfterCommit, E2eeOutbound } from "./federation-ports.ts";
+import { publishedCrossSigning, publishedDevices } from "./published-keys.ts";
 
 export interface DeviceListsDeps {
   db: Database;
@@ -38,24 +39,35 @@ export function createDeviceLists(deps: DeviceListsDeps) {
   }
 
   /**
+   * A local user's change as EDUs for other servers, stored in the change's
+   * transaction (the keys read after `work`, so they are the new ones).
+   */
+  async function announce(tx: Queryable, change: DeviceListChange): Promise<AfterCommit[]> {
+    const out: AfterCommit[] = [];
+    if (change.signingKeys) out.push(await deps.outbound.signingKeysChanged(tx, change.userId, await publishedCrossSigning(tx, change.userId)));
+    if (change.deviceIds.length > 0) out.push(await deps.outbound.deviceListChanged(tx, change.userId, await publishedDevices(tx, change.userId, change.deviceIds)));
+    return out;
+  }
+
+  /**
    * Runs `work` in a stream transaction and records the change at its
-   * position when `work` resolves true; then wakes the user and their
-   * roommates and tells federation about a local user's change. Deleted
-   * devices lose the signatures made on them in the same transaction.
+   * position when `work` resolves true, with a local user's EDUs for other
+   * servers; then wakes the user and their roommates, and the senders.
+   * Deleted devices lose the signatures made on them in the same transaction.
    */
   async function write(change: DeviceListChange, work: (tx: Queryable, position: number) => Promise<boolean> = async () => true): Promise<boolean> {
     let changed = false;
+    let afterCommit: AfterCommit[] = [];
     const position = await streams.write({ userIds: [change.userId] }, async (tx, position) => {
       changed = await work(tx, position);
-      if (changed && change.deleted) await deleteSignaturesOnDevices(tx, change.userId, change.deviceIds);
-      if (changed) await markDeviceListsChanged(tx, [change.userId], position);
+      if (!changed) return;
+      if (change.deleted) await deleteSignaturesOnDevices(tx, change.userId, change.deviceIds);
+      await markDeviceListsChanged(tx, [change.userId], position);
+      if (deps.isLocal(change.userId)) afterCommit = await announce(tx, change);
     });
     if (!changed) return false;
+    for (const run of afterCommit) run();
     await wakeRoomsOf(change.userId, position);
-    if (deps.isLocal(change.userId)) {
-      if (change.signingKeys) deps.outbound.signingKeysChanged(change.userId);
-      if (!change.signingKeys || change.deviceIds.length > 0) deps.outbound.deviceListChanged(change.userId, change.deviceIds, change.deleted ?? false);
-    }
     return true;
   }
 
@@ -67,7 +79,7 @@ export function createDeviceLists(deps: DeviceListsDeps) {
 
   return {
     write,
-    /** A change with nothing else to write: devices deleted or renamed, or a remote user's list (federation inbound). */
+    /** A change with nothing else to write: devices deleted or renamed. */
     markChanged: (change: DeviceListChange) => write(change),
     since,
   };

@@ -2,8 +2,8 @@
 // Local users are answered from PostgreSQL; remote users go through the
 // RemoteKeys port (federation-ports.ts).
 import { invalidParam } from "../errors/matrix-error.ts";
-import type { JsonObject } from "../protocol/json.ts";
-import { crossSigningKeysOfUsers, visibleSignatures, type SignatureRow } from "../storage/cross-signing.ts";
+import { isJsonObject, type JsonObject } from "../protocol/json.ts";
+import { crossSigningKeysOfUsers, visibleSignatures } from "../storage/cross-signing.ts";
 import type { Database, Queryable } from "../storage/database.ts";
 import {
   claimFallbackKeys,
@@ -22,6 +22,7 @@ import {
 import type { DeviceLists } from "./device-lists.ts";
 import type { RemoteKeys } from "./federation-ports.ts";
 import { checkDeviceKeys, checkKeyMap, ed25519PublicKey, type CheckedDeviceKeys } from "./key-checks.ts";
+import { withSignatures } from "./published-keys.ts";
 
 /** Unclaimed one-time keys a device may hold per algorithm; clients keep about 50. */
 export const MAX_UNCLAIMED_ONE_TIME_KEYS = 1000;
@@ -42,14 +43,6 @@ export interface UploadRequest {
   device_keys?: unknown;
   one_time_keys?: unknown;
   fallback_keys?: unknown;
-}
-
-/** Adds signatures from e2e_signatures to a key object's own. */
-function withSignatures(key: JsonObject, extra: readonly SignatureRow[]): JsonObject {
-  if (extra.length === 0) return key;
-  const signatures = structuredClone((key.signatures ?? {}) as Record<string, Record<string, string>>);
-  for (const s of extra) (signatures[s.signerUserId] ??= {})[s.signerKeyId] = s.signature;
-  return { ...key, signatures };
 }
 
 function splitByServer<T>(wanted: ReadonlyMap<string, T>, isLocal: (userId: string) => boolean): { local: Map<string, T>; remote: Map<string, T> } {
@@ -152,6 +145,22 @@ export function createKeys(deps: KeysDeps) {
     return { device_keys: deviceKeys, master_keys: master, self_signing_keys: selfSigning, user_signing_keys: userSigning } as JsonObject;
   }
 
+  /**
+   * Remote users' master keys with the viewer's own signatures on them (made
+   * with the viewer's user-signing key, kept here and never sent to the
+   * other server), which is how the viewer's clients see them as verified.
+   */
+  async function withViewerSignatures(viewer: string, masters: Record<string, JsonObject>): Promise<Record<string, JsonObject>> {
+    const mine = (await visibleSignatures(db, Object.keys(masters), viewer)).filter((s) => s.signerUserId === viewer);
+    if (mine.length === 0) return masters;
+    const out: Record<string, JsonObject> = {};
+    for (const [userId, key] of Object.entries(masters)) {
+      const keyId = Object.keys(isJsonObject(key.keys) ? key.keys : {})[0] ?? "";
+      out[userId] = withSignatures(key, mine.filter((s) => s.targetUserId === userId && `ed25519:${s.targetKeyId}` === keyId));
+    }
+    return out;
+  }
+
   /** POST /keys/query: local users from the database, remote ones through federation. */
   async function query(viewer: string, wanted: ReadonlyMap<string, readonly string[]>, timeoutMs: number): Promise<JsonObject> {
     const { local, remote } = splitByServer(wanted, deps.isLocal);
@@ -160,7 +169,7 @@ export function createKeys(deps: KeysDeps) {
     const merge = (key: string, extra: Record<string, unknown>) => ({ ...(mine[key] as JsonObject), ...(extra as JsonObject) });
     return {
       device_keys: merge("device_keys", theirs.device_keys),
-      master_keys: merge("master_keys", theirs.master_keys),
+      master_keys: merge("master_keys", await withViewerSignatures(viewer, theirs.master_keys)),
       self_signing_keys: merge("self_signing_keys", theirs.self_signing_keys),
       user_signing_keys: mine.user_signing_keys!,
       failures: theirs.failures,

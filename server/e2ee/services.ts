@@ -7,7 +7,7 @@ import type { StreamWriter } from "../sync/stream-writer.ts";
 import { createCrossSigning } from "./cross-signing.ts";
 import { createDehydratedDevices } from "./dehydrated-devices.ts";
 import { createDeviceLists } from "./device-lists.ts";
-import { noFederation, type E2eeOutbound, type RemoteKeys } from "./federation-ports.ts";
+import { noFederation, type E2eeFederation } from "./federation-ports.ts";
 import { createKeyBackup } from "./key-backup.ts";
 import { createKeys } from "./keys.ts";
 import { createE2eeSync } from "./sync-sections.ts";
@@ -18,8 +18,8 @@ export interface E2eeDeps {
   streams: StreamWriter;
   notifier: Notifier;
   serverName: string;
-  /** The federation layer's ports; without them remote users are unreachable. */
-  federation?: { remoteKeys: RemoteKeys; outbound: E2eeOutbound };
+  /** The federation layer's ports (a `federationSlot`'s); without them remote users are unreachable. */
+  federation?: E2eeFederation;
   /** Undelivered to-device messages per device (limits.to_device_inbox_per_device). */
   toDeviceInboxLimit: number;
 }

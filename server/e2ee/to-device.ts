@@ -1,9 +1,10 @@
 // Send-to-device messaging: a send takes one stream position, its messages
 // wait in each local recipient device's inbox until a sync token past them
-// acknowledges them, and remote recipients go to the federation port.
+// acknowledges them, and remote recipients go to the federation port in the
+// same transaction.
 import { badJson, MatrixError } from "../errors/matrix-error.ts";
 import { isJsonObject, type JsonObject } from "../protocol/json.ts";
-import type { Database } from "../storage/database.ts";
+import type { Database, Queryable } from "../storage/database.ts";
 import {
   deleteToDeviceUpTo,
   devicesOfUsers,
@@ -15,7 +16,7 @@ import {
   type OutgoingToDevice,
 } from "../storage/to-device.ts";
 import type { StreamWriter } from "../sync/stream-writer.ts";
-import type { E2eeOutbound } from "./federation-ports.ts";
+import type { AfterCommit, E2eeOutbound } from "./federation-ports.ts";
 import { checkUserId, isPlainId } from "./key-checks.ts";
 
 /** Recipient devices one request may address (after expanding "*"). */
@@ -31,6 +32,9 @@ export interface ToDeviceDeps {
   /** Undelivered messages a device may hold; further ones are dropped until it syncs (limits.to_device_inbox_per_device). */
   inboxLimit: number;
 }
+
+/** Runs first in a delivery's transaction; false means "already done": nothing is delivered. */
+export type Once = (tx: Queryable) => Promise<boolean>;
 
 /** recipient user → device ID or "*" → content. */
 export type ToDeviceMessages = Map<string, Map<string, JsonObject>>;
@@ -88,27 +92,40 @@ export function createToDevice(deps: ToDeviceDeps) {
   }
 
   /**
-   * Delivers to local devices, once per transaction ID when one is given.
-   * Federation's inbound m.direct_to_device calls this without one (EDUs
-   * carry their own message_id, deduplicated by the federation layer).
+   * Delivers to local devices in one stream transaction. `once` runs first
+   * in it and may refuse a repeat (false: nothing is delivered); `remote`
+   * hands the other servers' recipients to federation in the same
+   * transaction, so a committed send is never lost for them either.
    */
-  async function deliverLocal(sender: string, type: string, messages: ToDeviceMessages, txn?: { deviceId: string; txnId: string }): Promise<SendResult> {
+  async function deliver(sender: string, type: string, messages: ToDeviceMessages, once?: Once, remote?: ReadonlyMap<string, Record<string, JsonObject>>): Promise<SendResult> {
     const targets = await localTargets(messages);
     let sent = true;
     let dropped: DeviceAddress[] = [];
+    let afterCommit: AfterCommit | undefined;
     await streams.write({ userIds: [...new Set(targets.map((t) => t.userId))] }, async (tx, position) => {
-      if (txn && !(await recordToDeviceTxn(tx, sender, txn.deviceId, type, txn.txnId, Date.now()))) {
+      if (once && !(await once(tx))) {
         sent = false;
         return;
       }
       dropped = await fullInboxes(tx, targets, deps.inboxLimit);
       const full = new Set(dropped.map((d) => `${d.userId}\u0000${d.deviceId}`));
       await insertToDevice(tx, position, sender, type, targets.filter((t) => !full.has(`${t.userId}\u0000${t.deviceId}`)));
+      if (remote && remote.size > 0) afterCommit = await deps.outbound.sendToDevice(tx, sender, type, remote);
     });
+    afterCommit?.();
     return { sent, dropped };
   }
 
-  /** PUT /sendToDevice: local recipients now, remote ones through federation (after the local commit). */
+  /**
+   * Delivers to local devices only: federation's inbound m.direct_to_device,
+   * whose `once` records the EDU's (origin, message_id) so a resent EDU
+   * delivers nothing twice.
+   */
+  function deliverLocal(sender: string, type: string, messages: ToDeviceMessages, once?: Once): Promise<SendResult> {
+    return deliver(sender, type, messages, once);
+  }
+
+  /** PUT /sendToDevice: local recipients' inboxes and remote recipients' EDUs, once per transaction ID. */
   async function send(sender: DeviceAddress, type: string, txnId: string, messages: ToDeviceMessages): Promise<SendResult> {
     const local: ToDeviceMessages = new Map();
     const remote = new Map<string, Record<string, JsonObject>>();
@@ -116,9 +133,8 @@ export function createToDevice(deps: ToDeviceDeps) {
       if (deps.isLocal(userId)) local.set(userId, byDevice);
       else remote.set(userId, Object.fromEntries(byDevice));
     }
-    const result = await deliverLocal(sender.userId, type, local, { deviceId: sender.deviceId, txnId });
-    if (result.sent && remote.size > 0) deps.outbound.sendToDevice(sender.userId, type, remote);
-    return result;
+    const once: Once = (tx) => recordToDeviceTxn(tx, sender.userId, sender.deviceId, type, txnId, Date.now());
+    return deliver(sender.userId, type, local, once, remote);
   }
 
   /**

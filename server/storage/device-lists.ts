@@ -79,3 +79,25 @@ export async function deviceListsLeftFor(q: Queryable, viewer: string, since: nu
   );
   return rows.map((r) => r.user_id).sort();
 }
+
+/**
+ * Takes `count` consecutive stream_ids of the user's m.device_list_update
+ * sequence (one per changed device); returns the first and the one before
+ * it (0 for none). The row lock orders concurrent changes of one user.
+ */
+export async function allocateDeviceListStreamIds(q: Queryable, userId: string, count: number): Promise<{ previous: number; first: number }> {
+  const { rows } = await q.query<{ stream_id: number }>(
+    `INSERT INTO e2e_device_list_stream_ids (user_id, stream_id) VALUES ($1, $2)
+     ON CONFLICT (user_id) DO UPDATE SET stream_id = e2e_device_list_stream_ids.stream_id + EXCLUDED.stream_id
+     RETURNING stream_id`,
+    [userId, count],
+  );
+  const last = rows[0]!.stream_id;
+  return { previous: last - count, first: last - count + 1 };
+}
+
+/** The stream_id of the user's latest device-list update (0 before any). */
+export async function deviceListStreamId(q: Queryable, userId: string): Promise<number> {
+  const { rows } = await q.query<{ stream_id: number }>(`SELECT stream_id FROM e2e_device_list_stream_ids WHERE user_id = $1`, [userId]);
+  return rows[0]?.stream_id ?? 0;
+}

@@ -1,5 +1,6 @@
 // To-device messages waiting for local devices and the transaction IDs of
-// the sends (migrations/0012_e2ee.sql).
+// the sends (migrations/0012_e2ee.sql), and the message IDs of to-device
+// EDUs received from other servers (migrations/0015_e2ee_federation.sql).
 import type { JsonObject } from "../protocol/json.ts";
 import type { Queryable } from "./database.ts";
 
@@ -79,4 +80,20 @@ export async function toDeviceMessages(q: Queryable, device: DeviceAddress, afte
 /** Deletes the messages a sync token acknowledged (everything up to `upTo`). */
 export async function deleteToDeviceUpTo(q: Queryable, device: DeviceAddress, upTo: number): Promise<void> {
   await q.query(`DELETE FROM to_device_inbox WHERE user_id = $1 AND device_id = $2 AND stream_ordering <= $3`, [device.userId, device.deviceId, upTo]);
+}
+
+/** Message IDs of received m.direct_to_device EDUs are kept this long (a resend comes within minutes or hours). */
+const RECEIVED_RETENTION_MS = 24 * 60 * 60 * 1000;
+
+/**
+ * Records a received m.direct_to_device EDU (migrations/0015_e2ee_federation.sql);
+ * false when (origin, message_id) was already delivered. Prunes expired rows.
+ */
+export async function recordReceivedToDevice(q: Queryable, origin: string, messageId: string, now: number): Promise<boolean> {
+  await q.query(`DELETE FROM federation_to_device_received WHERE received_ts < $1`, [now - RECEIVED_RETENTION_MS]);
+  const { rowCount } = await q.query(
+    `INSERT INTO federation_to_device_received (origin, message_id, received_ts) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`,
+    [origin, messageId, now],
+  );
+  return (rowCount ?? 0) > 0;
 }

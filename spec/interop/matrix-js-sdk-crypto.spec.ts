@@ -12,32 +12,26 @@
 // Every answer the SDKs get is checked against the spec's OpenAPI schema and
 // every error recorded: the last test fails on any unexpected one.
 import { expect } from "chai";
-import {
-  ClientEvent,
-  createClient,
-  Direction,
-  KnownMembership,
-  PendingEventOrdering,
-  Preset,
-  SyncState,
-  type MatrixClient,
-  type MatrixEvent,
-} from "matrix-js-sdk";
+import { Direction, KnownMembership, Preset } from "matrix-js-sdk";
 import { CryptoEvent, type GeneratedSecretStorageKey } from "matrix-js-sdk/lib/crypto-api/index.js";
-import { registerUser, type TestUser } from "../support/accounts.ts";
+import { loginDevice, registerUser, type TestUser } from "../support/accounts.ts";
 import { TestClient } from "../support/http-client.ts";
 import { startServer, type RunningServer } from "../support/server-process.ts";
-import { quietLogger, recordingFetch, sdkGlobalLog, type ExpectedError, type Finding } from "./sdk-harness.ts";
+import {
+  cryptoActor,
+  decryptedBodies,
+  sdkDiagnostics,
+  startSyncing as startClientSync,
+  until as waitUntil,
+  type CryptoActor,
+  type ExpectedError,
+  type Finding,
+} from "./sdk-harness.ts";
 
 const MESSAGES_EACH_WAY = 20;
 const V3 = "/_matrix/client/v3";
 
-interface Actor {
-  name: string;
-  user: TestUser;
-  client: MatrixClient;
-  log: string[];
-}
+type Actor = CryptoActor;
 
 describe("matrix-js-sdk with Rust crypto: encrypted room, cross-signing, key backup (real clients, real server)", function () {
   this.timeout(120_000);
@@ -67,15 +61,11 @@ describe("matrix-js-sdk with Rust crypto: encrypted room, cross-signing, key bac
   /** The secret-storage key each client hands the SDK when asked (the "recovery key" a user would type). */
   let recoveryKey: GeneratedSecretStorageKey | undefined;
 
-  async function actor(name: string, user: TestUser): Promise<Actor> {
-    const log: string[] = [];
-    const client = createClient({
+  const actor = (name: string, user: TestUser): Promise<Actor> =>
+    cryptoActor(name, user, {
       baseUrl: server.baseUrl,
-      accessToken: user.access_token,
-      userId: user.user_id,
-      deviceId: user.device_id,
-      fetchFn: recordingFetch(name, { findings, expectedErrors }),
-      logger: quietLogger(name, log),
+      findings,
+      expectedErrors,
       cryptoCallbacks: {
         getSecretStorageKey: async ({ keys }) => {
           if (!recoveryKey) return null;
@@ -84,68 +74,15 @@ describe("matrix-js-sdk with Rust crypto: encrypted room, cross-signing, key bac
         },
       },
     });
-    await client.initRustCrypto({ useIndexedDB: false });
-    return { name, user, client, log };
-  }
+  const startSyncing = (a: Actor): Promise<void> => startClientSync(a.client);
+  const until = (what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<void> => waitUntil(what, condition, timeoutMs, diagnostics);
 
-  async function startSyncing(a: Actor): Promise<void> {
-    const ready = new Promise<void>((resolve) => {
-      const onSync = (state: SyncState) => {
-        if (state === SyncState.Prepared || state === SyncState.Syncing) {
-          a.client.off(ClientEvent.Sync, onSync);
-          resolve();
-        }
-      };
-      a.client.on(ClientEvent.Sync, onSync);
-    });
-    await a.client.startClient({ initialSyncLimit: 50, pendingEventOrdering: PendingEventOrdering.Detached });
-    await ready;
-  }
-
-  async function until(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!(await condition())) {
-      if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting until ${what}${diagnostics()}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-
-  function diagnostics(): string {
-    const lines = [
-      ...findings.slice(-10).map((f) => `${f.who} ${f.request} -> ${f.status} ${f.detail}`),
-      ...[alice, bob, aliceNew, aliceRehydrated].flatMap((a) => (a ? a.log.slice(-5) : [])),
-      ...sdkGlobalLog.slice(-5),
-    ];
-    return lines.length ? `\n  ${lines.join("\n  ")}` : "";
-  }
-
-  /** The plaintext body of an event as the client decrypted it (undefined while it cannot). */
-  const plaintext = (event: MatrixEvent | undefined): string | undefined =>
-    event && event.isEncrypted() && !event.isDecryptionFailure() && event.getType() === "m.room.message" ? (event.getContent().body as string | undefined) : undefined;
+  const diagnostics = (): string => sdkDiagnostics(findings, [alice, bob, aliceNew, aliceRehydrated]);
 
   /** Event IDs of `roomId` the actor's client could decrypt, with their bodies. */
-  function decrypted(a: Actor): Map<string, string> {
-    const out = new Map<string, string>();
-    const room = a.client.getRoom(roomId);
-    for (const timeline of room?.getUnfilteredTimelineSet().getTimelines() ?? []) {
-      for (const event of timeline.getEvents()) {
-        const body = plaintext(event);
-        if (body !== undefined) out.set(event.getId()!, body);
-      }
-    }
-    return out;
-  }
+  const decrypted = (a: Actor): Map<string, string> => decryptedBodies(a.client, roomId);
 
-  const login = async (user: TestUser, name: string): Promise<TestUser> => {
-    const res = await api.post<TestUser>(`${V3}/login`, {
-      type: "m.login.password",
-      identifier: { type: "m.id.user", user: user.user_id },
-      password: user.password,
-      initial_device_display_name: name,
-    });
-    expect(res.status, JSON.stringify(res.body)).to.equal(200);
-    return { ...res.body, password: user.password };
-  };
+  const login = (user: TestUser, name: string): Promise<TestUser> => loginDevice(api, user, name);
 
   before(async () => {
     server = await startServer();

@@ -1,7 +1,9 @@
 // What the matrix-js-sdk scenarios share: quiet SDK loggers that keep
-// warnings and errors for failure messages, and a fetch wrapper that checks
+// warnings and errors for failure messages, a fetch wrapper that checks
 // every answer against the spec's OpenAPI schema and records every error
-// answer the scenario did not ask for.
+// answer the scenario did not ask for, and Rust-crypto clients (creation,
+// first sync, what they decrypted).
+import { ClientEvent, createClient, PendingEventOrdering, SyncState, type ICreateClientOpts, type MatrixClient } from "matrix-js-sdk";
 import { logger as sdkGlobalLogger, type Logger } from "matrix-js-sdk/lib/logger.js";
 import { expectSpecResponse } from "../support/openapi.ts";
 
@@ -94,4 +96,76 @@ export function recordingFetch(who: string, options: RecordingFetchOptions): typ
     }
     return res;
   };
+}
+
+/** A matrix-js-sdk client with Rust crypto (in-memory store), its user and its log. */
+export interface CryptoActor {
+  name: string;
+  user: { user_id: string; device_id: string; access_token: string; password: string };
+  client: MatrixClient;
+  log: string[];
+}
+
+export interface CryptoActorOptions extends RecordingFetchOptions {
+  baseUrl: string;
+  cryptoCallbacks?: ICreateClientOpts["cryptoCallbacks"];
+}
+
+/** Creates the client and starts its Rust crypto (no IndexedDB in Node: an in-memory store). */
+export async function cryptoActor(name: string, user: CryptoActor["user"], options: CryptoActorOptions): Promise<CryptoActor> {
+  const log: string[] = [];
+  const client = createClient({
+    baseUrl: options.baseUrl,
+    accessToken: user.access_token,
+    userId: user.user_id,
+    deviceId: user.device_id,
+    fetchFn: recordingFetch(name, options),
+    logger: quietLogger(name, log),
+    ...(options.cryptoCallbacks ? { cryptoCallbacks: options.cryptoCallbacks } : {}),
+  });
+  await client.initRustCrypto({ useIndexedDB: false });
+  return { name, user, client, log };
+}
+
+/** Starts the client's sync loop and resolves once its first sync is done. */
+export async function startSyncing(client: MatrixClient): Promise<void> {
+  const ready = new Promise<void>((resolve) => {
+    const onSync = (state: SyncState) => {
+      if (state === SyncState.Prepared || state === SyncState.Syncing) {
+        client.off(ClientEvent.Sync, onSync);
+        resolve();
+      }
+    };
+    client.on(ClientEvent.Sync, onSync);
+  });
+  await client.startClient({ initialSyncLimit: 50, pendingEventOrdering: PendingEventOrdering.Detached });
+  await ready;
+}
+
+/** Event IDs of `roomId` the client could decrypt (m.room.message), with their bodies. */
+export function decryptedBodies(client: MatrixClient, roomId: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const timeline of client.getRoom(roomId)?.getUnfilteredTimelineSet().getTimelines() ?? []) {
+    for (const event of timeline.getEvents()) {
+      if (!event.isEncrypted() || event.isDecryptionFailure() || event.getType() !== "m.room.message") continue;
+      const body = event.getContent().body as string | undefined;
+      if (body !== undefined) out.set(event.getId()!, body);
+    }
+  }
+  return out;
+}
+
+/** Waits until `condition` holds; the failure names what was awaited and what `diagnostics` says. */
+export async function until(what: string, condition: () => boolean | Promise<boolean>, timeoutMs: number, diagnostics: () => string = () => ""): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting until ${what}${diagnostics()}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** The last findings and log lines of a scenario, for a failure message. */
+export function sdkDiagnostics(findings: readonly Finding[], actors: ReadonlyArray<CryptoActor | undefined>): string {
+  const lines = [...findings.slice(-10).map((f) => `${f.who} ${f.request} -> ${f.status} ${f.detail}`), ...actors.flatMap((a) => (a ? a.log.slice(-5) : [])), ...sdkGlobalLog.slice(-5)];
+  return lines.length ? `\n  ${lines.join("\n  ")}` : "";
 }

@@ -8,6 +8,7 @@
 // it is back.
 import { expect } from "chai";
 import { registerUser, type TestUser } from "../support/accounts.ts";
+import { crossSigningSet, TestDevice } from "../support/e2ee.ts";
 import { startFederatedServer, type FederatedServer } from "../support/federation.ts";
 import { TestClient } from "../support/http-client.ts";
 import { createRoom, room, sendText, V3, type SyncResponse } from "../support/rooms.ts";
@@ -179,6 +180,61 @@ describe("federation with a real Synapse", function () {
     await onSynapseSync("our receipt on Synapse", sam.access_token, (body) =>
       body.rooms?.join?.[samRoom]?.ephemeral?.events.find((e) => e.type === "m.receipt")?.content[fromSam.body.event_id]?.["m.read"]?.[olive.user_id] ? true : undefined,
     );
+  });
+
+  it("exchanges end-to-end encryption keys, device-list updates and to-device messages with Synapse", async () => {
+    // Our user's keys, cross-signing included, as Synapse's user sees them (Synapse asks /user/devices or /user/keys/query).
+    const oliveDevice = new TestDevice(olive);
+    expect((await oliveDevice.upload(api, { device_keys: oliveDevice.deviceKeys(), one_time_keys: oliveDevice.oneTimeKeys(2) })).status).to.equal(200);
+    const oliveKeys = crossSigningSet(olive);
+    expect((await api.post(`${V3}/keys/device_signing/upload`, oliveKeys.body, { token: olive.access_token })).status).to.equal(200);
+    const seenBySam = await eventually("olive's keys on Synapse", async () => {
+      const q = await onSynapse.post(`${V3}/keys/query`, { device_keys: { [olive.user_id]: [] } }, sam.access_token);
+      return q.body.device_keys?.[olive.user_id]?.[olive.device_id] && q.body.master_keys?.[olive.user_id] ? q.body : undefined;
+    });
+    expect(seenBySam.device_keys[olive.user_id][olive.device_id].keys[`ed25519:${olive.device_id}`]).to.equal(oliveDevice.ed25519);
+    const claimed = await onSynapse.post(`${V3}/keys/claim`, { one_time_keys: { [olive.user_id]: { [olive.device_id]: "signed_curve25519" } } }, sam.access_token);
+    expect(Object.keys(claimed.body.one_time_keys[olive.user_id][olive.device_id])[0]).to.match(/^signed_curve25519:/);
+
+    // Synapse's user: queried before it has keys (our server caches its empty list), then its upload arrives as an update.
+    const before = await api.post<Record<string, any>>(`${V3}/keys/query`, { device_keys: { [sam.user_id]: [] } }, { token: olive.access_token });
+    expect(before.body.failures).to.deep.equal({});
+    const from = (await api.get<SyncResponse>(`${V3}/sync?timeout=0`, { token: olive.access_token })).body.next_batch;
+    const samDevice = new TestDevice(sam);
+    expect((await onSynapse.post(`${V3}/keys/upload`, { device_keys: samDevice.deviceKeys(), one_time_keys: samDevice.oneTimeKeys(2) }, sam.access_token)).status).to.equal(200);
+    await eventually("Synapse's device-list update on our server", async () => {
+      const s = await api.get<Record<string, any>>(`${V3}/sync?since=${from}&timeout=0`, { token: olive.access_token });
+      return s.body.device_lists.changed.includes(sam.user_id) ? true : undefined;
+    });
+    const after = await api.post<Record<string, any>>(`${V3}/keys/query`, { device_keys: { [sam.user_id]: [] } }, { token: olive.access_token });
+    expect(after.body.device_keys[sam.user_id][sam.device_id].keys[`ed25519:${sam.device_id}`]).to.equal(samDevice.ed25519);
+    // A second device of sam: Synapse's next update names the previous one, and applies without a resync.
+    const resyncs = () => ours!.logs().filter((l) => l.msg === "device list update after a gap: resyncing").length;
+    const resyncsBefore = resyncs();
+    const samLogin = await onSynapse.post<SynapseUser>(`${V3}/login`, { type: "m.login.password", identifier: { type: "m.id.user", user: sam.user_id }, password: sam.password }, "");
+    const samPhone = new TestDevice({ ...samLogin.body, password: sam.password });
+    await onSynapse.post(`${V3}/keys/upload`, { device_keys: samPhone.deviceKeys() }, samLogin.body.access_token);
+    await eventually("sam's second device on our server", async () => {
+      const q = await api.post<Record<string, any>>(`${V3}/keys/query`, { device_keys: { [sam.user_id]: [] } }, { token: olive.access_token });
+      return q.body.device_keys[sam.user_id]?.[samLogin.body.device_id] ? true : undefined;
+    });
+    expect(resyncs(), "Synapse's prev_id chain followed").to.equal(resyncsBefore);
+    const claim = await api.post<Record<string, any>>(`${V3}/keys/claim`, { one_time_keys: { [sam.user_id]: { [sam.device_id]: "signed_curve25519" } } }, { token: olive.access_token });
+    expect(Object.keys(claim.body.one_time_keys[sam.user_id][sam.device_id])[0]).to.match(/^signed_curve25519:/);
+
+    // To-device messages both ways.
+    expect((await api.put(`${V3}/sendToDevice/org.example.test/t1`, { messages: { [sam.user_id]: { [sam.device_id]: { n: "from olive" } } } }, { token: olive.access_token })).status).to.equal(200);
+    await onSynapseSync("our to-device message on Synapse", sam.access_token, (body) =>
+      (body as Record<string, any>).to_device?.events?.some((e: Record<string, any>) => e.type === "org.example.test" && e.sender === olive.user_id) ? true : undefined,
+    );
+    const oliveFrom = (await api.get<SyncResponse>(`${V3}/sync?timeout=0`, { token: olive.access_token })).body.next_batch;
+    await onSynapse.put(`${V3}/sendToDevice/org.example.test/t1`, { messages: { [olive.user_id]: { "*": { n: "from sam" } } } }, sam.access_token);
+    const got = await eventually("Synapse's to-device message here", async () => {
+      const s = await api.get<Record<string, any>>(`${V3}/sync?since=${oliveFrom}&timeout=0`, { token: olive.access_token });
+      const events = s.body.to_device.events.filter((e: Record<string, any>) => e.type === "org.example.test");
+      return events.length > 0 ? events : undefined;
+    });
+    expect(got).to.deep.equal([{ sender: sam.user_id, type: "org.example.test", content: { n: "from sam" } }]);
   });
 
   it("lets a Synapse user join our room, then kick and ban them: the ban holds and Synapse gets nothing more", async () => {

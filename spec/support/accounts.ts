@@ -32,3 +32,15 @@ export async function registerUser(api: TestClient, localpart = uniqueLocalpart(
 export function adminRegisterMac(secret: string, nonce: string, username: string, password: string, admin: boolean): string {
   return createHmac("sha1", secret).update(`${nonce}\0${username}\0${password}\0${admin ? "admin" : "notadmin"}`).digest("hex");
 }
+
+/** Logs the user in again with the password: a new device (named when `deviceName` is given). */
+export async function loginDevice(api: TestClient, user: TestUser, deviceName?: string): Promise<TestUser> {
+  const res = await api.post<TestUser>("/_matrix/client/v3/login", {
+    type: "m.login.password",
+    identifier: { type: "m.id.user", user: user.user_id },
+    password: user.password,
+    ...(deviceName !== undefined ? { initial_device_display_name: deviceName } : {}),
+  });
+  expect(res.status, JSON.stringify(res.body)).to.equal(200);
+  return { ...res.body, password: user.password };
+}

@@ -131,11 +131,12 @@ describe("E2EE keys: upload, query, claim (real server process)", function () {
     expect(res.body.one_time_keys).to.deep.equal({});
   });
 
-  it("reports remote users under failures (federation is not wired to keys yet)", async () => {
+  it("reports the users of a server it cannot reach under failures, with Synapse's status 503", async () => {
     const bob = await registerUser(api);
     const q = await query(bob.access_token, { "@someone:remote.example": [] });
     expect(q.status).to.equal(200);
     expect(Object.keys(q.body.failures)).to.deep.equal(["remote.example"]);
+    expect(q.body.failures["remote.example"].status).to.equal(503);
     expect(q.body.device_keys).to.deep.equal({});
     const c = await claim(bob.access_token, { "@someone:remote.example": { DEV: "signed_curve25519" } });
     expect(c.status).to.equal(200);
