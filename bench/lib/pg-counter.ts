@@ -1,0 +1,214 @@
+// Counting SQL statements without pg_stat_statements (which needs
+// shared_preload_libraries, i.e. a restart of the shared PostgreSQL): both
+// servers connect through a TCP proxy that reads the PostgreSQL wire protocol
+// and counts, per database, the CommandComplete messages the server sends
+// back. PostgreSQL sends exactly one per statement it executed, whichever
+// protocol carried it (a simple Query holding several statements, as
+// psycopg2's execute_batch sends, yields one each; an extended-protocol
+// Execute yields one), so the count is the same measure for Synapse (psycopg2,
+// simple protocol) and for us (node-postgres, extended protocol). BEGIN and
+// COMMIT are statements too and are counted by their own tags.
+//
+// The proxy answers SSL and GSS encryption requests itself with "N", so every
+// session stays readable; it forwards every byte unchanged otherwise.
+import { fork, type ChildProcess } from "node:child_process";
+import { createConnection, createServer, type Server, type Socket } from "node:net";
+import { fileURLToPath } from "node:url";
+
+export interface DatabaseCounts {
+  /** Statements executed (CommandComplete messages). */
+  statements: number;
+  /** Statements by the first word of their command tag: SELECT, INSERT, UPDATE, DELETE, BEGIN, COMMIT, … */
+  byCommand: Record<string, number>;
+  /** Rows sent back (DataRow messages). */
+  rows: number;
+  /** Sessions opened. */
+  connections: number;
+  bytesToServer: number;
+  bytesFromServer: number;
+}
+
+export type Counts = Record<string, DatabaseCounts>;
+
+const SSL_REQUEST = 80877103;
+const GSSENC_REQUEST = 80877104;
+const CANCEL_REQUEST = 80877102;
+
+function emptyCounts(): DatabaseCounts {
+  return { statements: 0, byCommand: {}, rows: 0, connections: 0, bytesToServer: 0, bytesFromServer: 0 };
+}
+
+/**
+ * Reads the backend's messages (type byte, int32 length including itself,
+ * payload) as they stream past, buffering only headers and CommandComplete
+ * payloads.
+ */
+export class BackendMessageCounter {
+  private header = Buffer.alloc(5);
+  private headerFill = 0;
+  private remaining = 0;
+  private type = 0;
+  private tag: Buffer[] = [];
+  private readonly counts: DatabaseCounts;
+  constructor(counts: DatabaseCounts) {
+    this.counts = counts;
+  }
+
+  feed(chunk: Buffer): void {
+    this.counts.bytesFromServer += chunk.length;
+    let at = 0;
+    while (at < chunk.length) {
+      if (this.remaining === 0 && this.headerFill < 5) {
+        const take = Math.min(5 - this.headerFill, chunk.length - at);
+        chunk.copy(this.header, this.headerFill, at, at + take);
+        this.headerFill += take;
+        at += take;
+        if (this.headerFill < 5) return;
+        this.type = this.header[0]!;
+        this.remaining = this.header.readInt32BE(1) - 4;
+        if (this.type === 0x44) this.counts.rows += 1; // 'D' DataRow
+        if (this.remaining === 0) this.finish();
+        continue;
+      }
+      const take = Math.min(this.remaining, chunk.length - at);
+      if (this.type === 0x43) this.tag.push(chunk.subarray(at, at + take)); // 'C' CommandComplete
+      this.remaining -= take;
+      at += take;
+      if (this.remaining === 0) this.finish();
+    }
+  }
+
+  private finish(): void {
+    if (this.type === 0x43) {
+      const text = Buffer.concat(this.tag).toString("latin1");
+      const command = text.slice(0, text.search(/[\s\0]|$/)) || "?";
+      this.counts.statements += 1;
+      this.counts.byCommand[command] = (this.counts.byCommand[command] ?? 0) + 1;
+      this.tag = [];
+    }
+    this.headerFill = 0;
+  }
+}
+
+/** The database named in a StartupMessage payload (after the int32 protocol version). */
+function startupDatabase(payload: Buffer): string {
+  const parts = payload.subarray(4).toString("utf8").split("\0");
+  const params = new Map<string, string>();
+  for (let i = 0; i + 1 < parts.length; i += 2) if (parts[i]) params.set(parts[i]!, parts[i + 1]!);
+  return params.get("database") ?? params.get("user") ?? "?";
+}
+
+/** A counting proxy in this process, listening on 127.0.0.1 (port 0: any free port). */
+export function createCountingProxy(target: { host: string; port: number }): { server: Server; counts: Counts } {
+  const counts: Counts = {};
+  const server = createServer((client: Socket) => {
+    client.setNoDelay(true);
+    let pending = Buffer.alloc(0);
+    const onStartup = (chunk: Buffer) => {
+      pending = Buffer.concat([pending, chunk]);
+      while (pending.length >= 8) {
+        const length = pending.readInt32BE(0);
+        if (pending.length < length) return;
+        const code = pending.readInt32BE(4);
+        if (code === SSL_REQUEST || code === GSSENC_REQUEST) {
+          pending = pending.subarray(length);
+          client.write("N");
+          continue;
+        }
+        client.off("data", onStartup);
+        const database = code === CANCEL_REQUEST ? "(cancel)" : startupDatabase(pending.subarray(4, length));
+        connect(database, pending);
+        return;
+      }
+    };
+    const connect = (database: string, first: Buffer) => {
+      const entry = (counts[database] ??= emptyCounts());
+      entry.connections += 1;
+      const backend = createConnection(target);
+      backend.setNoDelay(true);
+      const reader = new BackendMessageCounter(entry);
+      backend.on("data", (chunk: Buffer) => {
+        reader.feed(chunk);
+        client.write(chunk);
+      });
+      client.on("data", (chunk: Buffer) => {
+        entry.bytesToServer += chunk.length;
+        backend.write(chunk);
+      });
+      entry.bytesToServer += first.length;
+      backend.write(first);
+      backend.on("error", () => client.destroy());
+      backend.on("close", () => client.end());
+      client.on("close", () => backend.end());
+    };
+    client.on("data", onStartup);
+    client.on("error", () => undefined);
+  });
+  return { server, counts };
+}
+
+export interface CountingProxy {
+  port: number;
+  /** The counts so far, per database. */
+  snapshot(): Promise<Counts>;
+  stop(): Promise<void>;
+}
+
+const PROCESS_ENTRY = fileURLToPath(new URL("./pg-proxy-process.ts", import.meta.url));
+
+/**
+ * Runs the proxy in a child process, so its CPU time is its own and not the
+ * load generator's or a server's.
+ */
+export async function startCountingProxy(target: { host: string; port: number }): Promise<CountingProxy> {
+  const child: ChildProcess = fork(PROCESS_ENTRY, [target.host, String(target.port)], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  const waiting = new Map<number, (counts: Counts) => void>();
+  let asked = 0;
+  const port = await new Promise<number>((resolve, reject) => {
+    child.once("error", reject);
+    child.once("exit", (code) => reject(new Error(`the PostgreSQL counting proxy exited (${code})`)));
+    child.on("message", (message: { type: string; port?: number; id?: number; counts?: Counts }) => {
+      if (message.type === "listening") resolve(message.port!);
+      if (message.type === "counts") {
+        waiting.get(message.id!)?.(message.counts!);
+        waiting.delete(message.id!);
+      }
+    });
+  });
+  return {
+    port,
+    snapshot() {
+      asked += 1;
+      const id = asked;
+      return new Promise((resolve) => {
+        waiting.set(id, resolve);
+        child.send({ type: "snapshot", id });
+      });
+    },
+    async stop() {
+      if (child.exitCode !== null) return;
+      const exited = new Promise((done) => child.once("exit", done));
+      child.kill("SIGTERM");
+      await exited;
+    },
+  };
+}
+
+/** `after - before` for one database (zeros when it had no session yet). */
+export function countsBetween(before: Counts, after: Counts, database: string): DatabaseCounts {
+  const a = after[database] ?? emptyCounts();
+  const b = before[database] ?? emptyCounts();
+  const byCommand: Record<string, number> = {};
+  for (const [command, n] of Object.entries(a.byCommand)) {
+    const delta = n - (b.byCommand[command] ?? 0);
+    if (delta > 0) byCommand[command] = delta;
+  }
+  return {
+    statements: a.statements - b.statements,
+    byCommand,
+    rows: a.rows - b.rows,
+    connections: a.connections - b.connections,
+    bytesToServer: a.bytesToServer - b.bytesToServer,
+    bytesFromServer: a.bytesFromServer - b.bytesFromServer,
+  };
+}
