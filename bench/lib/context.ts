@@ -1,0 +1,64 @@
+// What every workload gets: the server under test, the shared probes, the
+// scale, the user pools, and `measured()`, which wraps a workload's window in
+// the server's /proc figures, its PostgreSQL backends' figures and the SQL
+// statements counted by the proxy.
+import type { JsonHttp } from "./http.ts";
+import type { User } from "./matrix.ts";
+import { countsBetween, type CountingProxy, type DatabaseCounts } from "./pg-counter.ts";
+import { sleep } from "./pool.ts";
+import { activityBetween, backendWindow, settleStats, type BackendWindow, type DatabaseActivity, type PostgresProbe } from "./postgres.ts";
+import { cpuSeconds, processWindow, type ProcessWindow } from "./proc.ts";
+import type { Scale } from "./scale.ts";
+import type { BenchServer } from "./servers.ts";
+
+export interface Context {
+  server: BenchServer;
+  http: JsonHttp;
+  probe: PostgresProbe;
+  proxy: CountingProxy;
+  scale: Scale;
+  users: { p1: User[]; p5: User[]; p3: User };
+  log(message: string): void;
+}
+
+export interface Measured<T> {
+  result: T;
+  /** The server process (peak RSS, CPU time) during the window. */
+  server: ProcessWindow;
+  /** The PostgreSQL backends serving its database, counted apart. */
+  postgres: BackendWindow;
+  /** Statements the server sent PostgreSQL in the window (through the counting proxy). */
+  sql: DatabaseCounts;
+  /** pg_stat_database deltas for its database: transactions, rows read and written. */
+  activity: DatabaseActivity;
+}
+
+export async function measured<T>(ctx: Context, work: () => Promise<T>): Promise<Measured<T>> {
+  const database = ctx.server.databaseName;
+  const countsBefore = await ctx.proxy.snapshot();
+  const activityBefore = await ctx.probe.activity(database);
+  const serverWindow = processWindow(ctx.server.pid);
+  const pgWindow = backendWindow(ctx.probe, database);
+  const result = await work();
+  const server = serverWindow.end();
+  const postgres = await pgWindow.end();
+  const countsAfter = await ctx.proxy.snapshot();
+  await settleStats();
+  const activityAfter = await ctx.probe.activity(database);
+  return { result, server, postgres, sql: countsBetween(countsBefore, countsAfter, database), activity: activityBetween(activityBefore, activityAfter) };
+}
+
+/**
+ * Waits until the server has used under 5% of a core for half a second (its
+ * background work after a setup step is done), or `maxMs` passed. Returns how
+ * long it waited.
+ */
+export async function settle(pid: number, maxMs: number): Promise<number> {
+  const start = performance.now();
+  while (performance.now() - start < maxMs) {
+    const before = cpuSeconds(pid);
+    await sleep(500);
+    if (cpuSeconds(pid) - before < 0.025) break;
+  }
+  return Math.round(performance.now() - start);
+}
