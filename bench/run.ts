@@ -1,14 +1,18 @@
-// npm run bench [-- --quick] [--only p1,p3] [--servers myelin,synapse]
+// npm run bench [-- --quick] [--scale issue] [--only p1,p3] [--servers myelin,synapse] [--profile]
 //
 // Runs the workloads of the performance issue (P1–P6) against our server and
 // against Synapse, one server after the other (never both loaded at once),
 // with the same Node load generator, and writes bench/results/<date>.json
 // (machine, versions, every figure, ratios) and <date>.md (the table).
 // --quick is the one-minute smoke run CI executes: tiny sizes, results under
-// bench/results/tmp/, and a non-zero exit when any figure is missing. It
-// never asserts a timing. Method and caveats: bench/README.md.
+// bench/results/tmp/ (as for partial runs), and a non-zero exit when any
+// figure is missing or a workload failed; it never asserts a timing.
+// --scale issue runs the issue's sizes instead of the ones that fit 15
+// minutes (bench/lib/scale.ts says why each differs); --profile records a
+// V8 CPU profile of our server and summarises it.
+// Method and caveats: bench/README.md.
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, release, totalmem } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -16,10 +20,12 @@ import { repoRoot } from "../spec/support/repo-root.ts";
 import { SYNAPSE_PYTHON } from "../spec/support/synapse.ts";
 import { testServerUrl } from "../spec/support/test-env.ts";
 import { settle, type Context } from "./lib/context.ts";
+import { summariseProfile } from "./lib/cpu-profile.ts";
 import { JsonHttp } from "./lib/http.ts";
 import { registerUsers } from "./lib/matrix.ts";
 import { startCountingProxy } from "./lib/pg-counter.ts";
 import { PostgresProbe } from "./lib/postgres.ts";
+import { nodeMemory } from "./lib/node-memory.ts";
 import { memoryMiB } from "./lib/proc.ts";
 import { markdownTable, missingFigures, rows, type ServerResults } from "./lib/report.ts";
 import { FULL, ISSUE, QUICK, scaledBecause, type Scale } from "./lib/scale.ts";
@@ -35,11 +41,13 @@ import { runP6 } from "./workloads/p6-state-growth.ts";
 const { values: args } = parseArgs({
   options: {
     quick: { type: "boolean", default: false },
+    scale: { type: "string", default: "full" },
     only: { type: "string", default: "p1,p2,p3,p4,p5,p6" },
     servers: { type: "string", default: "myelin,synapse" },
+    profile: { type: "boolean", default: false },
   },
 });
-const scale: Scale = args.quick ? QUICK : FULL;
+const scale: Scale = args.quick ? QUICK : args.scale === "issue" ? ISSUE : FULL;
 const only = new Set(args.only.split(","));
 const kinds = args.servers.split(",").filter((k): k is ServerKind => k === "myelin" || k === "synapse");
 const began = performance.now();
@@ -66,13 +74,13 @@ function command(file: string, argv: string[]): string {
   }
 }
 
-/** Runs one workload; a failure is recorded and the run goes on with the next. */
-async function step<T>(results: ServerResults, name: string, work: () => Promise<T>): Promise<T | undefined> {
+/** Runs one workload; a failure is recorded, with the server's last log lines, and the run goes on with the next. */
+async function step<T>(results: ServerResults, server: BenchServer, name: string, work: () => Promise<T>): Promise<T | undefined> {
   if (!only.has(name)) return undefined;
   try {
     return await work();
   } catch (err) {
-    results.errors[name] = (err as Error).stack ?? String(err);
+    results.errors[name] = `${(err as Error).stack ?? String(err)}\n--- server log ---\n${server.logTail(15)}`;
     log(`${name} failed: ${(err as Error).message}`);
     return undefined;
   }
@@ -80,7 +88,8 @@ async function step<T>(results: ServerResults, name: string, work: () => Promise
 
 async function benchServer(kind: ServerKind, probe: PostgresProbe, proxyPort: number, proxy: Context["proxy"]): Promise<ServerResults> {
   const start = kind === "myelin" ? startMyelin : startBenchSynapse;
-  const server: BenchServer = await start({ databaseName: `myelin_bench_${stamp.replace("-", "_")}_${kind}`, databasePort: proxyPort, probe, streamConnections: scale.p4.idleSockets + 2000 });
+  const cpuProfileDir = args.profile && kind === "myelin" ? join(repoRoot, "bench/results/tmp", `profile-${stamp}`) : undefined;
+  const server: BenchServer = await start({ databaseName: `myelin_bench_${stamp.replace("-", "_")}_${kind}`, databasePort: proxyPort, probe, streamConnections: scale.p4.idleSockets + 2000, cpuProfileDir });
   cleanups.add(server.stop);
   log(`${server.label} started in ${server.startMs} ms (pid ${server.pid})`);
   const http = new JsonHttp(server.baseUrl);
@@ -88,6 +97,10 @@ async function benchServer(kind: ServerKind, probe: PostgresProbe, proxyPort: nu
   try {
     await settle(server.pid, 5000);
     results.idle = await idleMemory({ server, probe });
+    const breakdown = async (at: string) => {
+      if (kind === "myelin") (results.nodeMemory ??= {})[at] = await nodeMemory(server.baseUrl, server.pid);
+    };
+    await breakdown("idle");
     log(`idle RSS ${results.idle.rssMiB.toFixed(0)} MiB (PostgreSQL backends ${results.idle.postgresPssMiB.toFixed(0)} MiB PSS)`);
     const registerStart = performance.now();
     const p5Users = Math.max(...scale.p5.sizes, scale.p3.members);
@@ -98,16 +111,18 @@ async function benchServer(kind: ServerKind, probe: PostgresProbe, proxyPort: nu
     ];
     await settle(server.pid, 5000);
     results.afterRegistrationRssMiB = memoryMiB(server.pid).rss;
+    await breakdown("after registration");
     log(`registered ${p1.length + p5.length + 1} users in ${((performance.now() - registerStart) / 1000).toFixed(1)} s; RSS now ${results.afterRegistrationRssMiB.toFixed(0)} MiB`);
     const ctx: Context = { server, http, probe, proxy, scale, users: { p1, p5, p3: p3! }, log: (m) => log(`${kind} ${m}`) };
 
-    results.p1 = await step(results, "p1", () => runP1(ctx));
-    results.p5 = await step(results, "p5", () => runP5(ctx));
+    results.p1 = await step(results, server, "p1", () => runP1(ctx));
+    await breakdown("after P1");
+    results.p5 = await step(results, server, "p5", () => runP5(ctx));
     const p5Room = results.p5;
-    if (p5Room) results.p6 = await step(results, "p6", () => runP6(ctx, p5Room.roomId, p5Room.sizes.at(-1)!.members));
-    results.p2 = await step(results, "p2", () => runP2(ctx));
-    results.p3 = await step(results, "p3", () => runP3(ctx));
-    if (kind === "myelin") results.p4 = await step(results, "p4", () => idleSockets(ctx));
+    if (p5Room) results.p6 = await step(results, server, "p6", () => runP6(ctx, p5Room.roomId, p5Room.sizes.at(-1)!.members));
+    results.p2 = await step(results, server, "p2", () => runP2(ctx));
+    results.p3 = await step(results, server, "p3", () => runP3(ctx));
+    if (kind === "myelin") results.p4 = await step(results, server, "p4", () => idleSockets(ctx));
   } catch (err) {
     results.errors.setup = (err as Error).stack ?? String(err);
     log(`${kind} failed: ${(err as Error).message}\n${server.logTail(20)}`);
@@ -115,6 +130,13 @@ async function benchServer(kind: ServerKind, probe: PostgresProbe, proxyPort: nu
     http.close();
     await server.stop();
     cleanups.delete(server.stop);
+  }
+  if (cpuProfileDir) {
+    const file = readdirSync(cpuProfileDir).find((f) => f.endsWith(".cpuprofile"));
+    if (file) {
+      results.cpuProfile = { file: join(cpuProfileDir, file), ...summariseProfile(join(cpuProfileDir, file)) };
+      log(`CPU profile of our server: ${results.cpuProfile.file}\n${results.cpuProfile.byArea.map((a) => `  ${a.share}% ${a.area}`).join("\n")}`);
+    }
   }
   return results;
 }
@@ -170,7 +192,7 @@ async function main(): Promise<number> {
       method: {
         scale,
         issueScale: ISSUE,
-        scaledBecause: args.quick ? "quick smoke run: tiny sizes, figures not comparable" : scaledBecause,
+        scaledBecause: args.quick ? "quick smoke run: tiny sizes, figures not comparable" : scale === ISSUE ? {} : scaledBecause,
         sqlCounting: "statements = CommandComplete messages PostgreSQL sent each server, counted by a wire-protocol proxy both servers connect through (bench/lib/pg-counter.ts); pg_stat_statements is not loaded on the shared server",
         latency: "from the start of the send request to the event's arrival at each receiving client (sender excluded), one clock in the load generator",
         ratio: "ours ÷ Synapse; below 1 is better for lower-is-better figures",
@@ -180,13 +202,15 @@ async function main(): Promise<number> {
       servers,
       table,
     };
-    const dir = args.quick ? join(repoRoot, "bench/results/tmp") : join(repoRoot, "bench/results");
+    // Only a complete full run is a result to commit; quick and partial runs go to the git-ignored tmp/.
+    const complete = !args.quick && !args.profile && only.size === 6 && kinds.length === 2;
+    const dir = join(repoRoot, complete ? "bench/results" : "bench/results/tmp");
     mkdirSync(dir, { recursive: true });
-    const base = join(dir, args.quick ? `quick-${stamp}` : stamp);
+    const base = join(dir, `${complete ? "" : args.quick ? "quick-" : "partial-"}${stamp}${scale === ISSUE ? "-issue-scale" : ""}`);
     const markdown = [
       `# Benchmark ${results.date} (${results.mode})`,
       "",
-      `${versions.myelin} vs ${versions.synapse}; PostgreSQL ${versions.postgres}; Node ${versions.node}; ${results.machine.cpus} × ${results.machine.cpuModel}; load average ${loadStart.map((l) => l.toFixed(2)).join(" ")} at start, ${loadEnd.map((l) => l.toFixed(2)).join(" ")} at end; ${Math.round(seconds)} s.`,
+      `${versions.myelin ?? "ours not run"} vs ${versions.synapse ?? "Synapse not run"}; PostgreSQL ${versions.postgres}; Node ${versions.node}; ${results.machine.cpus} × ${results.machine.cpuModel}; load average ${loadStart.map((l) => l.toFixed(2)).join(" ")} at start, ${loadEnd.map((l) => l.toFixed(2)).join(" ")} at end; ${Math.round(seconds)} s.`,
       "",
       markdownTable(table, { myelin: "ours", synapse: "Synapse" }),
       "",

@@ -18,6 +18,9 @@ export interface DeliveryRun extends Measured<DeliveryFigures> {
   limitedTimelines: number;
 }
 
+/** The longest wait for a server that fell behind to finish its backlog before the next run. */
+const BACKLOG_MS = 30_000;
+
 /** Long-polling /sync on both servers; ours also over the WebSocket stream. */
 export function transportsOf(ctx: Context): Transport[] {
   return ctx.server.kind === "myelin" ? ["long-poll", "stream"] : ["long-poll"];
@@ -41,12 +44,14 @@ export async function deliveryRun(
     const figures = run.result;
     const statementsPerMessage = run.sql.statements / Math.max(1, figures.messages);
     ctx.log(
-      `${p.label} ${p.transport}: ${figures.delivered}/${figures.expected} delivered, p50 ${figures.latency.p50} ms, p99 ${figures.latency.p99} ms, max ${figures.latency.max} ms; ` +
+      `${p.label} ${p.transport}: ${figures.delivered}/${figures.expected} delivered, ${figures.unanswered} sends unanswered, p50 ${figures.latency.p50} ms, p99 ${figures.latency.p99} ms, max ${figures.latency.max} ms; ` +
         `peak RSS ${run.server.peakRssMiB.toFixed(0)} MiB, CPU ${run.server.cpuSeconds.toFixed(1)} s (PostgreSQL ${run.postgres.cpuSeconds.toFixed(1)} s), ${statementsPerMessage.toFixed(0)} statements/message, ` +
         `${followers.responses - before.responses} sync responses, ${followers.errors - before.errors} errors, ${followers.limited - before.limited} limited, ${figures.sendErrors} failed sends`,
     );
     return { ...run, transport: p.transport, statementsPerMessage, settledMs, syncResponses: followers.responses - before.responses, syncErrors: followers.errors - before.errors, limitedTimelines: followers.limited - before.limited };
   } finally {
     await followers.stop();
+    // A server that fell behind is still working through the backlog; the next run starts after it.
+    await settle(ctx.server.pid, BACKLOG_MS);
   }
 }

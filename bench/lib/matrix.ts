@@ -39,9 +39,21 @@ export async function login(http: JsonHttp, userId: string): Promise<User> {
   return { user_id: res.user_id, access_token: res.access_token };
 }
 
+/**
+ * Creates a public room. One user's creations must not overlap: our server
+ * answers two in the same millisecond with a 500 (both v12 create events, and
+ * so both room IDs, are identical; see the bench README), so use `createRooms`.
+ */
 export async function createRoom(http: JsonHttp, user: User, body: Record<string, unknown> = {}): Promise<string> {
   const res = await http.ok("POST", "/_matrix/client/v3/createRoom", { token: user.access_token, body: { preset: "public_chat", ...body } });
   return res.room_id as string;
+}
+
+/** `count` rooms created by `user`, one after the other. */
+export async function createRooms(http: JsonHttp, user: User, count: number): Promise<string[]> {
+  const rooms: string[] = [];
+  for (let i = 0; i < count; i++) rooms.push(await createRoom(http, user));
+  return rooms;
 }
 
 export async function joinRoom(http: JsonHttp, user: User, roomId: string): Promise<void> {

@@ -2,6 +2,8 @@
 // values and their ratio (ours ÷ Synapse), as a markdown table; and the list
 // of figures a run must produce (the quick run checks it).
 import type { DeliveryRun } from "./delivery-run.ts";
+import type { ProfileSummary } from "./cpu-profile.ts";
+import type { NodeMemory } from "./node-memory.ts";
 import type { ServerKind } from "./servers.ts";
 import type { CeilingFigures } from "../workloads/p2-ceiling.ts";
 import type { P1Result } from "../workloads/p1-latency.ts";
@@ -17,6 +19,8 @@ export interface ServerResults {
   startMs: number;
   settings: Record<string, unknown>;
   idle?: IdleFigures;
+  /** Our server only: RSS against the V8 heap, at idle, after registration, after P1. */
+  nodeMemory?: Record<string, NodeMemory>;
   /** RSS once the users are registered, before P1 (password hashing leaves memory behind). */
   afterRegistrationRssMiB?: number;
   p1?: P1Result;
@@ -25,6 +29,8 @@ export interface ServerResults {
   p4?: SocketFigures;
   p5?: P5Result;
   p6?: Measured<P6Figures>;
+  /** With --profile: where our server spent its CPU time over the whole run. */
+  cpuProfile?: ProfileSummary & { file: string };
   /** Workloads that failed, with the error. */
   errors: Record<string, string>;
 }

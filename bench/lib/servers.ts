@@ -42,6 +42,8 @@ export interface StartOptions {
   probe: PostgresProbe;
   /** Streams one process may hold (P4 opens 10,000 idle ones). */
   streamConnections: number;
+  /** Ours only: write a V8 CPU profile into this folder on exit (node --cpu-prof). */
+  cpuProfileDir?: string;
 }
 
 const START_TIMEOUT_MS = 180_000;
@@ -108,7 +110,8 @@ export async function startMyelin(options: StartOptions): Promise<BenchServer> {
   const logFile = join(dir, "homeserver.log");
   const log = createWriteStream(logFile);
   const started = Date.now();
-  const child = spawn(process.execPath, [join(repoRoot, "server/main.ts"), "--config", configPath], { cwd: dir, stdio: ["ignore", "pipe", "pipe"] });
+  const profile = options.cpuProfileDir ? ["--cpu-prof", `--cpu-prof-dir=${options.cpuProfileDir}`] : [];
+  const child = spawn(process.execPath, [...profile, join(repoRoot, "server/main.ts"), "--config", configPath], { cwd: dir, stdio: ["ignore", "pipe", "pipe"] });
   child.stdout.pipe(log);
   child.stderr.pipe(log);
   const exited = new Promise<void>((done) => child.once("exit", () => done()));

@@ -4,8 +4,7 @@
 // another member; send-to-delivery latency at every receiving client.
 import type { Context } from "../lib/context.ts";
 import { deliveryRun, transportsOf, type DeliveryRun } from "../lib/delivery-run.ts";
-import { createRoom, joinAll } from "../lib/matrix.ts";
-import { mapLimit } from "../lib/pool.ts";
+import { createRooms, joinAll } from "../lib/matrix.ts";
 
 export interface P1Result {
   setupSeconds: number;
@@ -16,7 +15,7 @@ export async function runP1(ctx: Context): Promise<P1Result> {
   const { users: count, rooms: roomCount, ratePerSecond, seconds } = ctx.scale.p1;
   const users = ctx.users.p1.slice(0, count);
   const setupStart = performance.now();
-  const rooms = await mapLimit(Array.from({ length: roomCount }, (_, i) => i), 4, () => createRoom(ctx.http, users[0]!));
+  const rooms = await createRooms(ctx.http, users[0]!, roomCount);
   await joinAll(ctx.http, users.slice(1), rooms);
   const setupSeconds = (performance.now() - setupStart) / 1000;
   ctx.log(`P1 setup: ${roomCount} rooms of ${count} members in ${setupSeconds.toFixed(1)} s`);

@@ -5,7 +5,7 @@
 // neither server answers from a per-device response cache; the variants
 // alternate, and the first of each is the coldest.
 import { measured, settle, type Context, type Measured } from "../lib/context.ts";
-import { createRoom, ELEMENT_FILTER, FULL_STATE_FILTER, joinRoom, login, sendMessage, syncPath, type User } from "../lib/matrix.ts";
+import { createRooms, ELEMENT_FILTER, FULL_STATE_FILTER, joinRoom, login, sendMessage, syncPath, type User } from "../lib/matrix.ts";
 import { mapLimit } from "../lib/pool.ts";
 import { round } from "../lib/stats.ts";
 
@@ -52,8 +52,8 @@ export async function runP3(ctx: Context): Promise<Measured<P3Figures>> {
   // The other members: P5's users, who follow nothing while P3 runs.
   const others = ctx.users.p5.slice(1, members);
   const setupStart = performance.now();
-  const rooms = await mapLimit(Array.from({ length: roomCount }, (_, i) => i), 8, async () => {
-    const roomId = await createRoom(ctx.http, user);
+  const created = await createRooms(ctx.http, user, roomCount);
+  const rooms = await mapLimit(created, 8, async (roomId) => {
     for (const member of others) await joinRoom(ctx.http, member, roomId);
     for (let n = 0; n < messages; n++) await sendMessage(ctx.http, others[n % others.length] ?? user, roomId, `history ${n}`);
     return roomId;
