@@ -12,7 +12,7 @@
 // V8 CPU profile of our server and summarises it.
 // Method and caveats: bench/README.md.
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, release, totalmem } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -132,7 +132,10 @@ async function benchServer(kind: ServerKind, probe: PostgresProbe, proxyPort: nu
     cleanups.delete(server.stop);
   }
   if (cpuProfileDir) {
-    const file = readdirSync(cpuProfileDir).find((f) => f.endsWith(".cpuprofile"));
+    // The main process's profile (P4's fresh process writes a second, smaller one).
+    const file = readdirSync(cpuProfileDir)
+      .filter((f) => f.endsWith(".cpuprofile"))
+      .sort((a, b) => statSync(join(cpuProfileDir, b)).size - statSync(join(cpuProfileDir, a)).size)[0];
     if (file) {
       results.cpuProfile = { file: join(cpuProfileDir, file), ...summariseProfile(join(cpuProfileDir, file)) };
       log(`CPU profile of our server: ${results.cpuProfile.file}\n${results.cpuProfile.byArea.map((a) => `  ${a.share}% ${a.area}`).join("\n")}`);

@@ -4,7 +4,7 @@
 // statements counted by the proxy.
 import type { JsonHttp } from "./http.ts";
 import type { User } from "./matrix.ts";
-import { countsBetween, type CountingProxy, type DatabaseCounts } from "./pg-counter.ts";
+import { countsBetween, type CountingProxy, type DatabaseCounts, type StatementFigures } from "./pg-counter.ts";
 import { sleep } from "./pool.ts";
 import { activityBetween, backendWindow, settleStats, type BackendWindow, type DatabaseActivity, type PostgresProbe } from "./postgres.ts";
 import { cpuSeconds, processWindow, type ProcessWindow } from "./proc.ts";
@@ -27,8 +27,10 @@ export interface Measured<T> {
   server: ProcessWindow;
   /** The PostgreSQL backends serving its database, counted apart. */
   postgres: BackendWindow;
-  /** Statements the server sent PostgreSQL in the window (through the counting proxy). */
-  sql: DatabaseCounts;
+  /** Statements the server sent PostgreSQL in the window (through the counting proxy), without the per-statement detail. */
+  sql: Omit<DatabaseCounts, "byStatement"> & { roundTrips: number; roundTripMs: number };
+  /** The statement shapes that took the most time in the window (the proxy's poor man's pg_stat_statements). */
+  topStatements: Array<StatementFigures & { statement: string }>;
   /** pg_stat_database deltas for its database: transactions, rows read and written. */
   activity: DatabaseActivity;
 }
@@ -45,8 +47,15 @@ export async function measured<T>(ctx: Context, work: () => Promise<T>): Promise
   const countsAfter = await ctx.proxy.snapshot();
   await settleStats();
   const activityAfter = await ctx.probe.activity(database);
-  return { result, server, postgres, sql: countsBetween(countsBefore, countsAfter, database), activity: activityBetween(activityBefore, activityAfter) };
+  const { byStatement, ...sql } = countsBetween(countsBefore, countsAfter, database);
+  const shapes = Object.entries(byStatement).map(([statement, f]) => ({ statement, ...f, ms: Math.round(f.ms) }));
+  const roundTrips = shapes.reduce((n, s) => n + s.calls, 0);
+  const roundTripMs = shapes.reduce((n, s) => n + s.ms, 0);
+  const topStatements = shapes.sort((a, b) => b.ms - a.ms).slice(0, TOP_STATEMENTS);
+  return { result, server, postgres, sql: { ...sql, roundTrips, roundTripMs }, topStatements, activity: activityBetween(activityBefore, activityAfter) };
 }
+
+const TOP_STATEMENTS = 12;
 
 /**
  * Waits until the server has used under 5% of a core for half a second (its

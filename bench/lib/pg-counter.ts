@@ -15,6 +15,16 @@ import { fork, type ChildProcess } from "node:child_process";
 import { createConnection, createServer, type Server, type Socket } from "node:net";
 import { fileURLToPath } from "node:url";
 
+export interface StatementFigures {
+  /** Round trips (a simple Query, or an extended-protocol batch up to its Sync). */
+  calls: number;
+  /** Statements they executed. */
+  statements: number;
+  rows: number;
+  /** Sum of the round trips' times, sent to ReadyForQuery, as the server saw them. */
+  ms: number;
+}
+
 export interface DatabaseCounts {
   /** Statements executed (CommandComplete messages). */
   statements: number;
@@ -26,6 +36,8 @@ export interface DatabaseCounts {
   connections: number;
   bytesToServer: number;
   bytesFromServer: number;
+  /** By statement text with literals replaced by `?` (psycopg2 inlines parameters; node-postgres sends `$n`). */
+  byStatement: Record<string, StatementFigures>;
 }
 
 export type Counts = Record<string, DatabaseCounts>;
@@ -33,29 +45,46 @@ export type Counts = Record<string, DatabaseCounts>;
 const SSL_REQUEST = 80877103;
 const GSSENC_REQUEST = 80877104;
 const CANCEL_REQUEST = 80877102;
+/** Distinct statement texts kept per database; the rest are summed under "(other)". */
+const MAX_STATEMENTS = 3000;
+const TYPE = { query: 0x51, parse: 0x50, sync: 0x53, commandComplete: 0x43, dataRow: 0x44, ready: 0x5a } as const;
 
 function emptyCounts(): DatabaseCounts {
-  return { statements: 0, byCommand: {}, rows: 0, connections: 0, bytesToServer: 0, bytesFromServer: 0 };
+  return { statements: 0, byCommand: {}, rows: 0, connections: 0, bytesToServer: 0, bytesFromServer: 0, byStatement: {} };
+}
+
+/** A statement's text with its literals, numbers and value lists folded, so one query shape is one key. */
+export function normalizeStatement(text: string): string {
+  return text
+    .replace(/'(?:[^']|'')*'/g, "?")
+    .replace(/(?<![\w$])-?\d+(?:\.\d+)?\b/g, "?")
+    .replace(/\s+/g, " ")
+    .replace(/\b(IN|VALUES)\s*\(\s*(?:\?|\$\d+|NULL|TRUE|FALSE)(?:\s*,\s*(?:\?|\$\d+|NULL|TRUE|FALSE))*\s*\)(?:\s*,\s*\(\s*(?:\?|\$\d+|NULL|TRUE|FALSE)(?:\s*,\s*(?:\?|\$\d+|NULL|TRUE|FALSE))*\s*\))*/gi, "$1 (…)")
+    .replace(/ARRAY\[[^\]]*\]/gi, "ARRAY[…]")
+    .trim()
+    .slice(0, 200);
 }
 
 /**
- * Reads the backend's messages (type byte, int32 length including itself,
- * payload) as they stream past, buffering only headers and CommandComplete
- * payloads.
+ * Splits one direction of a session into messages (type byte, int32 length
+ * including itself, payload) as they stream past, buffering only the
+ * payloads `wantPayload` asks for.
  */
-export class BackendMessageCounter {
-  private header = Buffer.alloc(5);
+export class MessageReader {
+  private readonly header = Buffer.alloc(5);
   private headerFill = 0;
   private remaining = 0;
   private type = 0;
-  private tag: Buffer[] = [];
-  private readonly counts: DatabaseCounts;
-  constructor(counts: DatabaseCounts) {
-    this.counts = counts;
+  private payload: Buffer[] = [];
+  private readonly wantPayload: (type: number) => boolean;
+  private readonly onMessage: (type: number, payload: Buffer | undefined) => void;
+
+  constructor(wantPayload: (type: number) => boolean, onMessage: (type: number, payload: Buffer | undefined) => void) {
+    this.wantPayload = wantPayload;
+    this.onMessage = onMessage;
   }
 
   feed(chunk: Buffer): void {
-    this.counts.bytesFromServer += chunk.length;
     let at = 0;
     while (at < chunk.length) {
       if (this.remaining === 0 && this.headerFill < 5) {
@@ -66,12 +95,11 @@ export class BackendMessageCounter {
         if (this.headerFill < 5) return;
         this.type = this.header[0]!;
         this.remaining = this.header.readInt32BE(1) - 4;
-        if (this.type === 0x44) this.counts.rows += 1; // 'D' DataRow
         if (this.remaining === 0) this.finish();
         continue;
       }
       const take = Math.min(this.remaining, chunk.length - at);
-      if (this.type === 0x43) this.tag.push(chunk.subarray(at, at + take)); // 'C' CommandComplete
+      if (this.wantPayload(this.type)) this.payload.push(chunk.subarray(at, at + take));
       this.remaining -= take;
       at += take;
       if (this.remaining === 0) this.finish();
@@ -79,14 +107,72 @@ export class BackendMessageCounter {
   }
 
   private finish(): void {
-    if (this.type === 0x43) {
-      const text = Buffer.concat(this.tag).toString("latin1");
-      const command = text.slice(0, text.search(/[\s\0]|$/)) || "?";
+    this.onMessage(this.type, this.wantPayload(this.type) ? Buffer.concat(this.payload) : undefined);
+    this.payload = [];
+    this.headerFill = 0;
+  }
+}
+
+function cString(payload: Buffer, from = 0): { text: string; end: number } {
+  const end = payload.indexOf(0, from);
+  return { text: payload.toString("utf8", from, end < 0 ? payload.length : end), end: end < 0 ? payload.length : end };
+}
+
+/**
+ * One session's bookkeeping: the round trips the client started (a Query, or
+ * Parse … Sync), each closed by the server's ReadyForQuery, with the
+ * statements and rows in between. Neither driver pipelines, so answers come
+ * back in the order of the requests.
+ */
+export class SessionCounter {
+  private readonly counts: DatabaseCounts;
+  private readonly pending: Array<{ key: string; start: number; statements: number; rows: number }> = [];
+  private parsed: string | undefined;
+  readonly frontend: MessageReader;
+  readonly backend: MessageReader;
+
+  constructor(counts: DatabaseCounts) {
+    this.counts = counts;
+    this.frontend = new MessageReader(
+      (type) => type === TYPE.query || type === TYPE.parse,
+      (type, payload) => this.fromClient(type, payload),
+    );
+    this.backend = new MessageReader(
+      (type) => type === TYPE.commandComplete,
+      (type, payload) => this.fromServer(type, payload),
+    );
+  }
+
+  private fromClient(type: number, payload: Buffer | undefined): void {
+    if (type === TYPE.query) this.pending.push({ key: normalizeStatement(cString(payload!).text), start: performance.now(), statements: 0, rows: 0 });
+    else if (type === TYPE.parse) this.parsed = cString(payload!, cString(payload!).end + 1).text;
+    else if (type === TYPE.sync) {
+      this.pending.push({ key: this.parsed === undefined ? "(prepared statement)" : normalizeStatement(this.parsed), start: performance.now(), statements: 0, rows: 0 });
+      this.parsed = undefined;
+    }
+  }
+
+  private fromServer(type: number, payload: Buffer | undefined): void {
+    const open = this.pending[0];
+    if (type === TYPE.commandComplete) {
+      const tag = payload!.toString("latin1");
+      const command = tag.slice(0, tag.search(/[\s\0]|$/)) || "?";
       this.counts.statements += 1;
       this.counts.byCommand[command] = (this.counts.byCommand[command] ?? 0) + 1;
-      this.tag = [];
+      if (open) open.statements += 1;
+    } else if (type === TYPE.dataRow) {
+      this.counts.rows += 1;
+      if (open) open.rows += 1;
+    } else if (type === TYPE.ready && open) {
+      this.pending.shift();
+      const byStatement = this.counts.byStatement;
+      const key = byStatement[open.key] || Object.keys(byStatement).length < MAX_STATEMENTS ? open.key : "(other)";
+      const entry = (byStatement[key] ??= { calls: 0, statements: 0, rows: 0, ms: 0 });
+      entry.calls += 1;
+      entry.statements += open.statements;
+      entry.rows += open.rows;
+      entry.ms += performance.now() - open.start;
     }
-    this.headerFill = 0;
   }
 }
 
@@ -126,17 +212,22 @@ export function createCountingProxy(target: { host: string; port: number }): { s
       entry.connections += 1;
       const backend = createConnection(target);
       backend.setNoDelay(true);
-      const reader = new BackendMessageCounter(entry);
+      const session = new SessionCounter(entry);
       backend.on("data", (chunk: Buffer) => {
-        reader.feed(chunk);
+        entry.bytesFromServer += chunk.length;
+        session.backend.feed(chunk);
         client.write(chunk);
       });
       client.on("data", (chunk: Buffer) => {
         entry.bytesToServer += chunk.length;
+        session.frontend.feed(chunk);
         backend.write(chunk);
       });
+      // The startup message is untyped; the typed messages start after it.
       entry.bytesToServer += first.length;
+      const startupLength = first.readInt32BE(0);
       backend.write(first);
+      if (first.length > startupLength) session.frontend.feed(first.subarray(startupLength));
       backend.on("error", () => client.destroy());
       backend.on("close", () => client.end());
       client.on("close", () => backend.end());
@@ -203,7 +294,13 @@ export function countsBetween(before: Counts, after: Counts, database: string): 
     const delta = n - (b.byCommand[command] ?? 0);
     if (delta > 0) byCommand[command] = delta;
   }
+  const byStatement: Record<string, StatementFigures> = {};
+  for (const [key, f] of Object.entries(a.byStatement)) {
+    const p = b.byStatement[key] ?? { calls: 0, statements: 0, rows: 0, ms: 0 };
+    if (f.calls > p.calls) byStatement[key] = { calls: f.calls - p.calls, statements: f.statements - p.statements, rows: f.rows - p.rows, ms: f.ms - p.ms };
+  }
   return {
+    byStatement,
     statements: a.statements - b.statements,
     byCommand,
     rows: a.rows - b.rows,

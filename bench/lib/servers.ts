@@ -24,7 +24,8 @@ export interface BenchServer {
   /** Name and version, e.g. "Synapse 1.163.2". */
   label: string;
   baseUrl: string;
-  pid: number;
+  /** The current server process (ours may be restarted). */
+  readonly pid: number;
   databaseName: string;
   sharedSecret: string;
   startMs: number;
@@ -32,6 +33,8 @@ export interface BenchServer {
   settings: Record<string, unknown>;
   /** The last lines of the server's log, for error messages. */
   logTail(lines?: number): string;
+  /** Ours only: a fresh process on the same config and database (for memory figures untouched by earlier work). */
+  restart?(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -109,44 +112,68 @@ export async function startMyelin(options: StartOptions): Promise<BenchServer> {
 
   const logFile = join(dir, "homeserver.log");
   const log = createWriteStream(logFile);
-  const started = Date.now();
-  const profile = options.cpuProfileDir ? ["--cpu-prof", `--cpu-prof-dir=${options.cpuProfileDir}`] : [];
-  const child = spawn(process.execPath, [...profile, join(repoRoot, "server/main.ts"), "--config", configPath], { cwd: dir, stdio: ["ignore", "pipe", "pipe"] });
-  child.stdout.pipe(log);
-  child.stderr.pipe(log);
-  const exited = new Promise<void>((done) => child.once("exit", () => done()));
-  const alive = () => child.exitCode === null && child.signalCode === null;
   const logTail = (lines = 30) => tailOf(logFile, lines);
+  const profile = options.cpuProfileDir ? ["--cpu-prof", `--cpu-prof-dir=${options.cpuProfileDir}`] : [];
+  const baseUrl = `http://127.0.0.1:${clientPort}`;
+
+  /** One server process on the config and database; resolves once /health answers. */
+  const launch = async () => {
+    const child = spawn(process.execPath, [...profile, join(repoRoot, "server/main.ts"), "--config", configPath], { cwd: dir, stdio: ["ignore", "pipe", "pipe"] });
+    child.stdout.pipe(log, { end: false });
+    child.stderr.pipe(log, { end: false });
+    const exited = new Promise<void>((done) => child.once("exit", () => done()));
+    const alive = () => child.exitCode === null && child.signalCode === null;
+    const terminate = async () => {
+      if (!alive()) return;
+      child.kill("SIGTERM");
+      const timer = setTimeout(() => child.kill("SIGKILL"), 15_000);
+      await exited;
+      clearTimeout(timer);
+    };
+    try {
+      await waitForHealth(baseUrl, alive, () => logTail(40));
+    } catch (err) {
+      await terminate();
+      throw err;
+    }
+    return { pid: child.pid!, terminate };
+  };
+
+  const started = Date.now();
+  let current: Awaited<ReturnType<typeof launch>> | undefined;
   let stopped: Promise<void> | undefined;
   const stop = () =>
     (stopped ??= (async () => {
-      if (alive()) {
-        child.kill("SIGTERM");
-        const timer = setTimeout(() => child.kill("SIGKILL"), 15_000);
-        await exited;
-        clearTimeout(timer);
-      }
+      await current?.terminate();
+      log.end();
       await options.probe.dropDatabase(options.databaseName);
       await deleteRedisKeys(redisPrefix);
       rmSync(dir, { recursive: true, force: true });
     })());
   try {
-    await waitForHealth(`http://127.0.0.1:${clientPort}`, alive, () => logTail(40));
+    current = await launch();
   } catch (err) {
     await stop();
     throw err;
   }
+  const startMs = Date.now() - started;
   const version = JSON.parse(readFileSync(join(repoRoot, "package.json"), "utf8")).version as string;
   return {
     kind: "myelin",
     label: `Myelin ${version} (${await gitCommit()})`,
-    baseUrl: `http://127.0.0.1:${clientPort}`,
-    pid: child.pid!,
+    baseUrl,
+    get pid() {
+      return current!.pid;
+    },
     databaseName: options.databaseName,
     sharedSecret: generated.registration_shared_secret as string,
-    startMs: Date.now() - started,
+    startMs,
     settings: { ...settings, database: { pool_max: "default (10)" }, redis: { key_prefix: "per run" } },
     logTail,
+    async restart() {
+      await current!.terminate();
+      current = await launch();
+    },
     stop,
   };
 }

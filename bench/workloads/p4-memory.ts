@@ -2,7 +2,9 @@
 // before any workload), its peak during P1 (from P1's windows), and, for our
 // server, RSS with N idle authenticated WebSocket streams open (hello
 // received, no sync started), spread evenly over P5's users within the
-// default per-user limit.
+// default per-user limit. The streams go to a fresh process on the same
+// database: memory the allocator kept from earlier workloads would otherwise
+// absorb them and hide their cost.
 import { WebSocket } from "ws";
 import { STREAM_PATH, STREAM_SUBPROTOCOL } from "../../server/sync/stream/protocol.ts";
 import { settle, type Context } from "../lib/context.ts";
@@ -35,6 +37,7 @@ export async function idleSockets(ctx: Context): Promise<SocketFigures> {
   const count = ctx.scale.p4.idleSockets;
   const users = ctx.users.p5;
   if (Math.ceil(count / users.length) > PER_USER_LIMIT) throw new Error(`${count} streams over ${users.length} users exceed ${PER_USER_LIMIT} per user`);
+  await ctx.server.restart?.();
   await settle(ctx.server.pid, ctx.scale.settleMs);
   const before = memoryMiB(ctx.server.pid).rss;
   const url = ctx.server.baseUrl.replace(/^http/, "ws") + STREAM_PATH;
