@@ -33,6 +33,8 @@ export interface Measured<T> {
   topStatements: Array<StatementFigures & { statement: string }>;
   /** pg_stat_database deltas for its database: transactions, rows read and written. */
   activity: DatabaseActivity;
+  /** CPU seconds the bench itself used in the window, on the same two cores: the load generator and the counting proxy. */
+  harnessCpu: { loadGenerator: number; proxy: number };
 }
 
 export async function measured<T>(ctx: Context, work: () => Promise<T>): Promise<Measured<T>> {
@@ -40,9 +42,13 @@ export async function measured<T>(ctx: Context, work: () => Promise<T>): Promise
   const countsBefore = await ctx.proxy.snapshot();
   const activityBefore = await ctx.probe.activity(database);
   const serverWindow = processWindow(ctx.server.pid);
+  const ownCpu = process.cpuUsage();
+  const proxyCpu = cpuSeconds(ctx.proxy.pid);
   const pgWindow = backendWindow(ctx.probe, database);
   const result = await work();
   const server = serverWindow.end();
+  const own = process.cpuUsage(ownCpu);
+  const harnessCpu = { loadGenerator: (own.user + own.system) / 1e6, proxy: cpuSeconds(ctx.proxy.pid) - proxyCpu };
   const postgres = await pgWindow.end();
   const countsAfter = await ctx.proxy.snapshot();
   await settleStats();
@@ -52,7 +58,7 @@ export async function measured<T>(ctx: Context, work: () => Promise<T>): Promise
   const roundTrips = shapes.reduce((n, s) => n + s.calls, 0);
   const roundTripMs = shapes.reduce((n, s) => n + s.ms, 0);
   const topStatements = shapes.sort((a, b) => b.ms - a.ms).slice(0, TOP_STATEMENTS);
-  return { result, server, postgres, sql: { ...sql, roundTrips, roundTripMs }, topStatements, activity: activityBetween(activityBefore, activityAfter) };
+  return { result, server, postgres, sql: { ...sql, roundTrips, roundTripMs }, topStatements, activity: activityBetween(activityBefore, activityAfter), harnessCpu };
 }
 
 const TOP_STATEMENTS = 12;

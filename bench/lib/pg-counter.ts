@@ -240,6 +240,7 @@ export function createCountingProxy(target: { host: string; port: number }): { s
 
 export interface CountingProxy {
   port: number;
+  pid: number;
   /** The counts so far, per database. */
   snapshot(): Promise<Counts>;
   stop(): Promise<void>;
@@ -268,6 +269,7 @@ export async function startCountingProxy(target: { host: string; port: number })
   });
   return {
     port,
+    pid: child.pid!,
     snapshot() {
       asked += 1;
       const id = asked;
