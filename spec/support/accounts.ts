@@ -29,6 +29,31 @@ export async function registerUser(api: TestClient, localpart = uniqueLocalpart(
   return { ...done.body, password };
 }
 
+/**
+ * Shared-secret registration through /_synapse/admin/v1/register (nonce, then
+ * the HMAC'd request), as Synapse's register_new_matrix_user does. Both
+ * Synapse and our server serve it, so the benchmarks create users on either
+ * with the same code.
+ */
+export async function registerWithSharedSecret(
+  clientUrl: string,
+  secret: string,
+  localpart: string,
+  password: string,
+  admin = false,
+): Promise<{ user_id: string; access_token: string; device_id: string }> {
+  const endpoint = `${clientUrl}/_synapse/admin/v1/register`;
+  const nonce = ((await (await fetch(endpoint)).json()) as { nonce: string }).nonce;
+  const res = await fetch(endpoint, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ nonce, username: localpart, password, admin, mac: adminRegisterMac(secret, nonce, localpart, password, admin) }),
+  });
+  const body = (await res.json()) as { user_id: string; access_token: string; device_id: string };
+  if (res.status !== 200) throw new Error(`${clientUrl}: registering ${localpart} answered ${res.status} ${JSON.stringify(body)}`);
+  return { user_id: body.user_id, access_token: body.access_token, device_id: body.device_id };
+}
+
 export function adminRegisterMac(secret: string, nonce: string, username: string, password: string, admin: boolean): string {
   return createHmac("sha1", secret).update(`${nonce}\0${username}\0${password}\0${admin ? "admin" : "notadmin"}`).digest("hex");
 }

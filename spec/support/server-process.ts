@@ -6,7 +6,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import YAML from "yaml";
-import { repoRoot } from "./spec-data.ts";
+import { repoRoot } from "./repo-root.ts";
 import { testDatabaseUrl, testRedisPrefix } from "./test-env.ts";
 
 export interface StartOptions {

@@ -2,10 +2,10 @@
 // the repository, or MATRIX_SPEC_DIR). Tests read it at run time; nothing from
 // it is copied into this repository.
 import { existsSync, readFileSync } from "node:fs";
-import { dirname, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { resolve } from "node:path";
+import { repoRoot } from "./repo-root.ts";
 
-export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+export { repoRoot };
 
 export const specDataDir = process.env.MATRIX_SPEC_DIR ?? resolve(repoRoot, "../shared/matrix-spec");
 

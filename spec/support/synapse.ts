@@ -16,11 +16,11 @@ import pg from "pg";
 import { generate as generateCertificate } from "selfsigned";
 import YAML from "yaml";
 import { formatSigningKeyFile, generateSigningKey } from "../../server/protocol/signing.ts";
-import { adminRegisterMac } from "./accounts.ts";
+import { registerWithSharedSecret } from "./accounts.ts";
 import { dropDatabase, withAdmin } from "./admin-db.ts";
 import { freePort } from "./ports.ts";
 import { mergeConfig } from "./server-process.ts";
-import { repoRoot } from "./spec-data.ts";
+import { repoRoot } from "./repo-root.ts";
 import { testDatabaseName, testServerUrl } from "./test-env.ts";
 
 export const SYNAPSE_PYTHON = join(repoRoot, ".venv-synapse/bin/python");
@@ -35,6 +35,14 @@ export interface SynapseOptions {
   startTimeoutMs?: number;
   /** Keep the temporary directory after stop (for reading the config and full log by hand). */
   keepDir?: boolean;
+  /** The database to create (and drop on stop); `<run database>_synapse<n>` when absent. */
+  databaseName?: string;
+  /**
+   * The port Synapse connects to for PostgreSQL, when it is not the server's own
+   * (the benchmarks put a statement-counting proxy in between). The database is
+   * still created and dropped on the server itself.
+   */
+  databasePort?: number;
 }
 
 export interface SynapseUser {
@@ -56,6 +64,10 @@ export interface RunningSynapse {
   databaseName: string;
   /** How long the start took, spawn to both listeners answering. */
   startMs: number;
+  /** The homeserver process, for reading its memory and CPU time from /proc. */
+  readonly pid: number;
+  /** registration_shared_secret, for /_synapse/admin/v1/register. */
+  sharedSecret: string;
   /** Registers through the shared-secret admin API (/_synapse/admin/v1/register). */
   registerUser(localpart: string, admin?: boolean): Promise<SynapseUser>;
   /** Synapse's log file so far (INFO level), then anything it printed to stdout/stderr. */
@@ -133,12 +145,13 @@ export function synapseConfig(p: {
   federationPort: number;
   databaseName: string;
   sharedSecret: string;
+  databasePort?: number;
 }): Record<string, unknown> {
   const admin = new URL(testServerUrl);
   const connection: Record<string, unknown> = {
     user: decodeURIComponent(admin.username) || "postgres",
     host: admin.hostname,
-    port: Number(admin.port || 5432),
+    port: p.databasePort ?? Number(admin.port || 5432),
     database: p.databaseName,
     cp_min: 1,
     cp_max: 5,
@@ -240,7 +253,7 @@ export async function startSynapse(options: SynapseOptions = {}): Promise<Runnin
   const dir = join(tmpdir(), `myelin-synapse-${federationPort}-${randomBytes(3).toString("hex")}`);
   mkdirSync(join(dir, "media"), { recursive: true });
   instances += 1;
-  const databaseName = `${testDatabaseName}_synapse${instances}`;
+  const databaseName = options.databaseName ?? `${testDatabaseName}_synapse${instances}`;
   const sharedSecret = randomBytes(24).toString("hex");
   const logFile = join(dir, "homeserver.log");
 
@@ -254,7 +267,7 @@ export async function startSynapse(options: SynapseOptions = {}): Promise<Runnin
   writeFileSync(join(dir, "tls.crt"), pems.cert);
   writeFileSync(join(dir, "tls.key"), pems.private, { mode: 0o600 });
   writeFileSync(join(dir, "log.config.yaml"), YAML.stringify(logConfig(logFile)));
-  const config = mergeConfig(synapseConfig({ dir, serverName, clientPort, federationPort, databaseName, sharedSecret }), options.config ?? {});
+  const config = mergeConfig(synapseConfig({ dir, serverName, clientPort, federationPort, databaseName, sharedSecret, databasePort: options.databasePort }), options.config ?? {});
   const configPath = join(dir, "homeserver.yaml");
   writeFileSync(configPath, YAML.stringify(config), { mode: 0o600 });
 
@@ -266,7 +279,7 @@ export async function startSynapse(options: SynapseOptions = {}): Promise<Runnin
   const clientUrl = `http://127.0.0.1:${clientPort}`;
   const federationUrl = `https://127.0.0.1:${federationPort}`;
   const output: string[] = [];
-  let child: ChildProcess;
+  let child!: ChildProcess;
   let spawnError: Error | undefined;
   let exited: Promise<void>;
   const alive = () => child.exitCode === null && child.signalCode === null && !spawnError;
@@ -341,22 +354,19 @@ export async function startSynapse(options: SynapseOptions = {}): Promise<Runnin
     dir,
     databaseName,
     startMs,
+    /** The current process (a new one after `resume`). */
+    get pid() {
+      return child.pid!;
+    },
+    sharedSecret,
     logs,
     stop,
     pause: kill,
     resume: spawnProcess,
     async registerUser(localpart: string, admin = false): Promise<SynapseUser> {
-      const endpoint = `${clientUrl}/_synapse/admin/v1/register`;
-      const nonce = ((await (await fetch(endpoint)).json()) as { nonce: string }).nonce;
       const password = randomBytes(12).toString("base64url");
-      const res = await fetch(endpoint, {
-        method: "POST",
-        headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ nonce, username: localpart, password, admin, mac: adminRegisterMac(sharedSecret, nonce, localpart, password, admin) }),
-      });
-      const body = (await res.json()) as Omit<SynapseUser, "password">;
-      if (res.status !== 200) throw new Error(`Synapse ${serverName}: registering ${localpart} answered ${res.status} ${JSON.stringify(body)}`);
-      return { user_id: body.user_id, access_token: body.access_token, device_id: body.device_id, password };
+      const user = await registerWithSharedSecret(clientUrl, sharedSecret, localpart, password, admin);
+      return { ...user, password };
     },
   };
 }
