@@ -109,7 +109,7 @@ export function registerClientApi(table: RouteTable, body: RequestHandler, deps:
   registerOpenId(table, body, { db, serverName: config.server_name, auth });
   registerLoginToken(table, body, { db, uia, serverName: config.server_name, auth, rateLimit: limit("login") });
 
-  registerCreateRoom(table, body, { db, signer: deps.signer, rooms, auth });
+  registerCreateRoom(table, body, { db, signer: deps.signer, rooms, auth, ...(deps.remoteMembership ? { remote: deps.remoteMembership } : {}) });
   registerMembership(table, body, {
     db,
     rooms,

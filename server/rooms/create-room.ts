@@ -6,7 +6,7 @@ import { badJson, MatrixError } from "../errors/matrix-error.ts";
 import { ProtocolError } from "../protocol/errors.ts";
 import { parsePdu, toWirePdu } from "../protocol/event-format.ts";
 import { signEvent } from "../protocol/hashes.ts";
-import { isValidUserId } from "../protocol/identifiers.ts";
+import { isValidUserId, serverNameOf } from "../protocol/identifiers.ts";
 import { isJsonObject, type JsonObject } from "../protocol/json.ts";
 import { DEFAULT_ROOM_VERSION, getRoomVersion, type RoomVersion } from "../protocol/room-versions.ts";
 import { insertAlias } from "../storage/aliases.ts";
@@ -26,6 +26,12 @@ export interface CreateRoomRequest {
   aliasLocalpart?: string;
   initialState: Array<{ type: string; state_key: string; content: JsonObject }>;
   invite: string[];
+  /**
+   * Leave other servers' invitees out of the creation: their invites need
+   * their server's countersignature, which the caller gets once the room
+   * exists (they still count for trusted_private_chat's power levels).
+   */
+  deferRemoteInvites?: boolean;
   isDirect: boolean;
   roomVersion?: string;
   creationContent?: JsonObject;
@@ -161,6 +167,7 @@ export async function buildRoom(w: RoomWrite, signer: Signer, req: CreateRoomReq
   if (req.name !== undefined) await add({ type: "m.room.name", stateKey: "", sender: req.creator, content: { name: req.name } });
   if (req.topic !== undefined) await add({ type: "m.room.topic", stateKey: "", sender: req.creator, content: { topic: req.topic } });
   for (const invitee of req.invite) {
+    if (req.deferRemoteInvites && serverNameOf(invitee) !== serverName) continue;
     const content: JsonObject = { membership: "invite" };
     if (req.isDirect) content.is_direct = true;
     await add({ type: "m.room.member", stateKey: invitee, sender: req.creator, content });

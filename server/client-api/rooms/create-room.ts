@@ -9,11 +9,20 @@ import { createRoom, type CreateRoomDeps, type Preset } from "../../rooms/create
 import { getProfile } from "../../storage/accounts.ts";
 import type { Queryable } from "../../storage/database.ts";
 import { optionalBoolean, optionalString } from "../params.ts";
+import { serverNameOf } from "../../protocol/identifiers.ts";
+import type { RemoteMembershipPort } from "../remote-membership.ts";
 import { userIdField } from "./params.ts";
 
 const PRESETS = new Set(["private_chat", "public_chat", "trusted_private_chat"]);
 
-export function registerCreateRoom(table: RouteTable, body: RequestHandler, deps: CreateRoomDeps & { db: Queryable; auth: RequestHandler }): void {
+export interface CreateRoomRouteDeps extends CreateRoomDeps {
+  db: Queryable;
+  auth: RequestHandler;
+  /** Federation's membership port: invites of other servers' users are countersigned through it. */
+  remote?: RemoteMembershipPort;
+}
+
+export function registerCreateRoom(table: RouteTable, body: RequestHandler, deps: CreateRoomRouteDeps): void {
   for (const prefix of ["/_matrix/client/v3", "/_matrix/client/r0"]) {
     table.add("POST", `${prefix}/createRoom`, deps.auth, body, async (req, res) => {
       const me = requester(res.locals);
@@ -36,6 +45,8 @@ export function registerCreateRoom(table: RouteTable, body: RequestHandler, deps
       const topic = optionalString(params, "topic");
       const alias = optionalString(params, "room_alias_name");
       const version = optionalString(params, "room_version");
+      const invitees = invite.map((u) => userIdField(u, "invite"));
+      const isDirect = optionalBoolean(params, "is_direct") ?? false;
       const { roomId } = await createRoom(deps, {
         creator: me.userId,
         creatorProfile: profile,
@@ -50,11 +61,25 @@ export function registerCreateRoom(table: RouteTable, body: RequestHandler, deps
           state_key: typeof e.state_key === "string" ? e.state_key : "",
           content: (e.content ?? {}) as JsonObject,
         })),
-        invite: invite.map((u) => userIdField(u, "invite")),
-        isDirect: optionalBoolean(params, "is_direct") ?? false,
+        invite: invitees,
+        deferRemoteInvites: deps.remote !== undefined,
+        isDirect,
         ...(params.creation_content !== undefined ? { creationContent: params.creation_content as JsonObject } : {}),
         ...(params.power_level_content_override !== undefined ? { powerLevelOverride: params.power_level_content_override as JsonObject } : {}),
       });
+      const remote = deps.remote;
+      if (remote) {
+        // Other servers' users: each invite is countersigned by the invitee's
+        // server before the room sees it, as POST /invite does. One that fails
+        // leaves the room as created (the creator can invite again); failing
+        // the request would make the client create a second room.
+        for (const invitee of invitees.filter((u) => serverNameOf(u) !== deps.signer.serverName)) {
+          const content: JsonObject = { membership: "invite", ...(isDirect ? { is_direct: true } : {}) };
+          await deps.rooms
+            .sendCountersigned(roomId, { type: "m.room.member", stateKey: invitee, sender: me.userId, content }, (v, event) => remote.countersignInvite(v, event))
+            .catch((err: unknown) => res.locals.log.warn({ err, roomId, invitee }, "createRoom: the invite of a remote user failed; the room was created without it"));
+        }
+      }
       res.json({ room_id: roomId });
     });
   }

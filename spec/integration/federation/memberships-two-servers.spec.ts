@@ -1,5 +1,6 @@
-// Memberships and outages across two real server processes: rejecting an
-// invite to a room B is not in (make_leave/send_leave), knocking from B and
+// Memberships and outages across two real server processes: a room created
+// with a remote user in its invite list (the invite countersigned by B, as
+// a direct chat), rejecting an invite to a room B is not in (make_leave/send_leave), knocking from B and
 // being let in, a ban that holds on both sides, presence, and B stopped while
 // A sends 50 messages, then restarted with its data and key, receiving all 50
 // in order.
@@ -45,6 +46,26 @@ describe("memberships and outages across two server processes", function () {
     (await api.get<{ chunk: Array<Record<string, any>> }>(`${room(roomId)}/members`, { token: user.access_token })).body.chunk;
   const membershipOn = async (api: TestClient, user: TestUser, roomId: string, of: string) =>
     (await membersOn(api, user, roomId)).find((e) => e.state_key === of)?.content.membership as string | undefined;
+
+  it("sends the invites of createRoom's invite list to B's users through B, who see and accept them", async () => {
+    const created = await apiA.post<{ room_id: string }>(
+      `${V3}/createRoom`,
+      { preset: "trusted_private_chat", is_direct: true, invite: [dave.user_id] },
+      { token: alice.access_token },
+    );
+    expect(created.status, JSON.stringify(created.body)).to.equal(200);
+    const roomId = created.body.room_id;
+    expect(await membershipOn(apiA, alice, roomId, dave.user_id), "the invite is in the room on A").to.equal("invite");
+    const invite = await eventually("the invite on B", async () => (await apiB.get<SyncResponse>(`${V3}/sync`, { token: dave.access_token })).body.rooms.invite[roomId]);
+    const own = invite.invite_state.events.find((e) => e.type === "m.room.member" && e.state_key === dave.user_id);
+    expect(own?.content).to.deep.include({ membership: "invite", is_direct: true });
+    const joined = await apiB.post(`${V3}/join/${encodeURIComponent(roomId)}`, {}, { token: dave.access_token });
+    expect(joined.status, JSON.stringify(joined.body)).to.equal(200);
+    expect(await eventually("dave joined on A", async () => ((await membershipOn(apiA, alice, roomId, dave.user_id)) === "join" ? true : undefined))).to.equal(true);
+    // trusted_private_chat: the invitee got the creator's power level.
+    const levels = await apiA.get<{ users: Record<string, number> }>(`${room(roomId)}/state/m.room.power_levels/`, { token: alice.access_token });
+    expect(levels.body.users[dave.user_id]).to.equal(100);
+  });
 
   it("lets a user of B reject an invite to a room B is not in, through A", async () => {
     const roomId = await createRoom(apiA, alice, { preset: "private_chat" });
