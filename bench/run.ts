@@ -1,4 +1,4 @@
-// npm run bench [-- --quick] [--scale issue] [--only p1,p3] [--servers myelin,synapse] [--profile]
+// npm run bench [-- --quick] [--scale issue] [--only p1,p3] [--keep] [--servers myelin,synapse] [--profile]
 //
 // Runs the workloads of the performance issue (P1–P6) against our server and
 // against Synapse, one server after the other (never both loaded at once),
@@ -43,6 +43,8 @@ const { values: args } = parseArgs({
     quick: { type: "boolean", default: false },
     scale: { type: "string", default: "full" },
     only: { type: "string", default: "p1,p2,p3,p4,p5,p6" },
+    // A partial run's results go to bench/results (to commit) rather than the git-ignored tmp/.
+    keep: { type: "boolean", default: false },
     servers: { type: "string", default: "myelin,synapse" },
     profile: { type: "boolean", default: false },
   },
@@ -207,7 +209,8 @@ async function main(): Promise<number> {
     };
     // Only a complete full run is a result to commit; quick and partial runs go to the git-ignored tmp/.
     const complete = !args.quick && !args.profile && only.size === 6 && kinds.length === 2;
-    const dir = join(repoRoot, complete ? "bench/results" : "bench/results/tmp");
+    const kept = complete || (args.keep && !args.quick && !args.profile);
+    const dir = join(repoRoot, kept ? "bench/results" : "bench/results/tmp");
     mkdirSync(dir, { recursive: true });
     const base = join(dir, `${complete ? "" : args.quick ? "quick-" : "partial-"}${stamp}${scale === ISSUE ? "-issue-scale" : ""}`);
     const markdown = [

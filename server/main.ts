@@ -26,6 +26,7 @@ import { createRoomServices } from "./services.ts";
 import { resolveDatabase } from "./storage/connect.ts";
 import { createNotifier } from "./sync/notifier.ts";
 import { createStreamServer } from "./sync/stream/stream-server.ts";
+import { createBatchingReader } from "./storage/batching-reader.ts";
 import { createDatabase, type Database } from "./storage/database.ts";
 import { migrateToLatest } from "./storage/migrate.ts";
 
@@ -85,7 +86,10 @@ async function main(): Promise<void> {
   });
   const migration = await migrateToLatest(database.url, (message) => log.debug({ migration: message }, "migrate"));
   if (migration.applied.length > 0) log.info({ applied: migration.applied }, "database migrations applied");
-  const db: Database = createDatabase(database.url, { max: config.database.pool_max });
+  // Reads issued together (a commit waking a room's members) run as one statement each (server/storage/batching-reader.ts).
+  const db: Database = createBatchingReader(createDatabase(database.url, { max: config.database.pool_max }), {
+    onBatchError: (err, text) => log.warn({ err, sql: text.slice(0, 200) }, "a batched read failed; its queries ran one by one"),
+  });
   const redis = await connectRedis(config.redis.url, config.redis.key_prefix);
 
   const notifier = await createNotifier(redis, config.redis.key_prefix);

@@ -7,6 +7,7 @@ export interface PoolStats {
   totalCount: number;
   idleCount: number;
   waitingCount: number;
+  statements: number;
 }
 
 export interface Metrics {
@@ -49,6 +50,18 @@ export function createMetrics(poolStats: () => PoolStats | undefined): Metrics {
   poolGauge("myelin_db_pool_connections", "PostgreSQL connections open in the pool", (s) => s.totalCount);
   poolGauge("myelin_db_pool_idle_connections", "PostgreSQL connections idle in the pool", (s) => s.idleCount);
   poolGauge("myelin_db_pool_waiting_clients", "Queries waiting for a PostgreSQL connection", (s) => s.waitingCount);
+  let statementsReported = 0;
+  new Counter({
+    name: "myelin_db_statements_total",
+    help: "SQL statements sent to PostgreSQL (pool queries, and each statement of a transaction)",
+    registers: [registry],
+    collect() {
+      const stats = poolStats();
+      if (!stats) return;
+      this.inc(stats.statements - statementsReported);
+      statementsReported = stats.statements;
+    },
+  });
   const gauge = (name: string, help: string, read: () => number) => {
     new Gauge({
       name,

@@ -13,7 +13,8 @@ export interface Database extends Queryable {
   transaction<T>(work: (tx: Queryable) => Promise<T>): Promise<T>;
   /** True when a trivial query succeeds within `timeoutMs`. */
   ping(timeoutMs?: number): Promise<boolean>;
-  stats(): { totalCount: number; idleCount: number; waitingCount: number };
+  /** The pool's connections, and the statements sent since start (pool and transactions, BEGIN/COMMIT included). */
+  stats(): { totalCount: number; idleCount: number; waitingCount: number; statements: number };
   close(): Promise<void>;
 }
 
@@ -32,15 +33,25 @@ export function createDatabase(connectionString: string, options: { max: number;
   // An idle client losing its connection must not crash the process; the pool
   // drops it and the next query opens a fresh one.
   pool.on("error", () => undefined);
+  let statements = 0;
 
   return {
-    query: (text, values) => pool.query(text, values),
+    query: (text, values) => {
+      statements++;
+      return pool.query(text, values);
+    },
     async transaction(work) {
       const client = await pool.connect();
+      const tx: Queryable = {
+        query: (text, values) => {
+          statements++;
+          return client.query(text, values);
+        },
+      };
       try {
-        await client.query("BEGIN");
-        const result = await work(client);
-        await client.query("COMMIT");
+        await tx.query("BEGIN");
+        const result = await work(tx);
+        await tx.query("COMMIT");
         return result;
       } catch (err) {
         await client.query("ROLLBACK").catch(() => undefined);
@@ -62,7 +73,7 @@ export function createDatabase(connectionString: string, options: { max: number;
       clearTimeout(timer);
       return ok;
     },
-    stats: () => ({ totalCount: pool.totalCount, idleCount: pool.idleCount, waitingCount: pool.waitingCount }),
+    stats: () => ({ totalCount: pool.totalCount, idleCount: pool.idleCount, waitingCount: pool.waitingCount, statements }),
     close: () => pool.end(),
   };
 }
