@@ -202,22 +202,33 @@ export function createSyncEngine(deps: SyncEngineDeps) {
     // Unread counts of every joined room this sync may include, with one query.
     const countRooms = memberships.filter((m) => m.membership === "join" && (!changed || req.fullState || m.streamOrdering > since! || changed.has(m.roomId)));
     const counts = await unreadCounts(db, req.viewer.userId, countRooms.map((m) => m.roomId), position);
-    for (const m of memberships) {
-      if (m.streamOrdering > position) continue;
-      if (m.membership === "join") {
-        // Incremental syncs look only at rooms with something new (joined since, events, receipts, typing, account data).
-        if (changed && m.streamOrdering <= since! && !req.fullState && !changed.has(m.roomId)) continue;
-        const room = await joinedRoom(req, m, position, accountData, counts.get(m.roomId) ?? []);
-        if (room) join[m.roomId] = room;
-      } else if (m.membership === "invite" && changedSince(m) && !req.ignored!.has(ownEvents.get(m.eventNid)?.sender ?? "")) {
-        invite[m.roomId] = { invite_state: { events: await strippedState(m.roomId, ownEvents.get(m.eventNid)) } };
-      } else if (m.membership === "knock" && changedSince(m)) {
-        knock[m.roomId] = { knock_state: { events: await strippedState(m.roomId, ownEvents.get(m.eventNid)) } };
-      } else if (m.membership === "leave" || m.membership === "ban") {
-        const room = await leftRoom(req, m);
-        if (room) leave[m.roomId] = room;
-      }
-    }
+    // Every room at once: their reads have the same shapes, so the batching
+    // reader (server/storage/batching-reader.ts) sends each shape once for
+    // all of them; an initial sync of 500 rooms costs tens of statements, not
+    // thousands. The sections are filled in membership order afterwards.
+    const sections = await Promise.all(
+      memberships.map(async (m): Promise<[JsonObject, JsonObject] | undefined> => {
+        if (m.streamOrdering > position) return undefined;
+        if (m.membership === "join") {
+          // Incremental syncs look only at rooms with something new (joined since, events, receipts, typing, account data).
+          if (changed && m.streamOrdering <= since! && !req.fullState && !changed.has(m.roomId)) return undefined;
+          const room = await joinedRoom(req, m, position, accountData, counts.get(m.roomId) ?? []);
+          return room && [join, room];
+        } else if (m.membership === "invite" && changedSince(m) && !req.ignored!.has(ownEvents.get(m.eventNid)?.sender ?? "")) {
+          return [invite, { invite_state: { events: await strippedState(m.roomId, ownEvents.get(m.eventNid)) } }];
+        } else if (m.membership === "knock" && changedSince(m)) {
+          return [knock, { knock_state: { events: await strippedState(m.roomId, ownEvents.get(m.eventNid)) } }];
+        } else if (m.membership === "leave" || m.membership === "ban") {
+          const room = await leftRoom(req, m);
+          return room && [leave, room];
+        }
+        return undefined;
+      }),
+    );
+    memberships.forEach((m, i) => {
+      const entry = sections[i];
+      if (entry) entry[0][m.roomId] = entry[1];
+    });
     const globalAccountData = globalAccountDataEvents(req.viewer.userId, accountData, since === undefined);
     const presence = (await deps.presence?.eventsFor(req.viewer.userId, since, position))?.filter((e) => eventPassesFilter(req.filter.presence, { type: "m.presence", sender: String(e.sender) })) ?? [];
     if (req.filter.presence.limit !== undefined) presence.splice(req.filter.presence.limit);

@@ -4,6 +4,8 @@
 // one statement each (server/storage/batching-reader.ts). Counted from
 // myelin_db_statements_total; every member must still get its own, correct
 // answer (the sender its transaction_id, everyone the right unread count).
+// The same holds across one user's rooms: an initial sync reads every room
+// at once, so its statements do not grow with the number of rooms.
 import { expect } from "chai";
 import { registerUser, type TestUser } from "../../support/accounts.ts";
 import { TestClient } from "../../support/http-client.ts";
@@ -87,5 +89,34 @@ describe("sync fan-out (real server process)", function () {
     // A statement per member per read (about 20 reads each) would add some 500
     // statements for the larger room; batched, the two cost the same.
     expect(largeCost, `statements: ${SMALL} members ${smallCost}, ${LARGE} members ${largeCost}`).to.be.at.most(smallCost + 10);
+  });
+
+  it("answers an initial sync of many rooms with about as many statements as one of a few, every room complete", async () => {
+    const initialSync = async (rooms: number) => {
+      const [user, other] = await Promise.all([registerUser(api), registerUser(api)]);
+      const roomIds: string[] = [];
+      for (let i = 0; i < rooms; i++) {
+        const roomId = await createRoom(api, user, { preset: "public_chat", name: `room ${i}` });
+        await join(api, other, roomId);
+        const sent = await api.put(`${room(roomId)}/send/m.room.message/${nextTxnId()}`, { msgtype: "m.text", body: `hello ${i}` }, { token: other.access_token });
+        expect(sent.status).to.equal(200);
+        roomIds.push(roomId);
+      }
+      // Warm-up: the first sync also records the device; the counted one is a fresh initial sync.
+      await sync(api, user, "?timeout=0");
+      const before = await statements();
+      const body = await sync(api, user, "?timeout=0");
+      const cost = (await statements()) - before;
+      expect(Object.keys(body.rooms.join).sort()).to.deep.equal([...roomIds].sort());
+      for (const [i, roomId] of roomIds.entries()) {
+        const joined = body.rooms.join[roomId]!;
+        expect(joined.timeline.events.map((e) => e.content?.body)).to.include(`hello ${i}`);
+        expect(joined.state.events.concat(joined.timeline.events).find((e) => e.type === "m.room.name")?.content.name).to.equal(`room ${i}`);
+      }
+      return cost;
+    };
+    const few = await initialSync(3);
+    const many = await initialSync(15);
+    expect(many, `statements: 3 rooms ${few}, 15 rooms ${many}`).to.be.at.most(few + 10);
   });
 });
