@@ -99,12 +99,18 @@ export function createBatchingReader(db: Database, options: BatchingReaderOption
     await Promise.all(
       chunks.map((chunk) =>
         runChunk(text, chunk).catch((err: unknown) => {
-          // A statement PostgreSQL cannot plan as a branch (SQL states 42xxx)
-          // will not work next time either; anything else (a value that makes
-          // one branch fail, a lost connection) may.
-          const code = (err as { code?: unknown }).code;
-          if (typeof code === "string" && code.startsWith("42")) unbatchable.add(text);
           options.onBatchError?.(err, text);
+          const code = (err as { code?: unknown }).code;
+          if (typeof code !== "string" || code.length !== 5) {
+            // Not an answer from PostgreSQL (no free connection, a lost one):
+            // running each query alone would only add to the pile.
+            for (const calls of chunk) for (const call of calls) call.reject(err);
+            return;
+          }
+          // A statement PostgreSQL cannot plan as a branch (SQL states 42xxx)
+          // will not work next time either; an error from one set's values
+          // (22xxx) fails only that set's callers once each runs alone.
+          if (code.startsWith("42")) unbatchable.add(text);
           for (const calls of chunk) settle(calls, direct(text, calls[0]!.values));
         }),
       ),

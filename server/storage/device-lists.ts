@@ -27,9 +27,11 @@ export async function markUserSignaturesChanged(q: Queryable, signer: string, ta
   );
 }
 
+// OFFSET 0: a per-row check by index, never a hash of all the viewer's
+// roommates (see PRESENCE_CHANGED in presence.ts).
 const SHARES_A_ROOM = (viewer: string, other: string) => `EXISTS (
   SELECT 1 FROM room_memberships a JOIN room_memberships b ON b.room_id = a.room_id
-   WHERE a.user_id = ${viewer} AND a.membership = 'join' AND b.user_id = ${other} AND b.membership = 'join')`;
+   WHERE a.user_id = ${viewer} AND a.membership = 'join' AND b.user_id = ${other} AND b.membership = 'join' OFFSET 0)`;
 
 /**
  * Users whose devices `viewer` should query again after `since`: those

@@ -99,13 +99,16 @@ export async function presenceOfRoommates(q: Queryable, viewerId: string, upTo: 
 
 // Presence changed in (since, upTo] of users who are the viewer or share a
 // room with them: the server's few recent changes, each checked by index.
+// OFFSET 0 keeps the EXISTS a per-row check: without it PostgreSQL may turn
+// it into a hash of all the viewer's roommates, built for every viewer, so
+// one message to a 1,000-member room read a million membership rows.
 const PRESENCE_CHANGED = `
   SELECT ${COLUMNS} FROM presence p
    WHERE p.stream_ordering > $2 AND p.stream_ordering <= $3
      AND (p.user_id = $1 OR EXISTS (
        SELECT 1 FROM room_memberships a
          JOIN room_memberships b ON b.room_id = a.room_id AND b.user_id = $1 AND b.membership = 'join'
-        WHERE a.user_id = p.user_id AND a.membership = 'join'))`;
+        WHERE a.user_id = p.user_id AND a.membership = 'join' OFFSET 0))`;
 
 export async function presenceChangedSince(q: Queryable, viewerId: string, since: number, upTo: number): Promise<PresenceRow[]> {
   const { rows } = await q.query<PresenceDbRow>(PRESENCE_CHANGED, [viewerId, since, upTo]);
