@@ -30,7 +30,7 @@ export interface SignedRequest {
 /** Signs one request (SigV4, service s3). `now` is injectable for the test vectors. */
 export function signS3Request(config: S3Config, method: string, key: string, extraHeaders: Record<string, string>, payloadHash: string, now = new Date()): SignedRequest {
   const endpoint = new URL(config.endpoint ?? `https://s3.${config.region}.amazonaws.com`);
-  const pathStyle = config.force_path_style || config.endpoint !== undefined;
+  const pathStyle = config.force_path_style;
   const host = pathStyle ? endpoint.host : `${config.bucket}.${endpoint.host}`;
   const basePath = endpoint.pathname.replace(/\/+$/, "");
   const canonicalPath = `${basePath}${pathStyle ? `/${uriEncode(config.bucket)}` : ""}/${key.split("/").map(uriEncode).join("/")}`;

@@ -28,11 +28,12 @@ async function query<T extends pg.QueryResultRow>(text: string, values: unknown[
 }
 
 /** Retries `check` (an assertion) until it passes or the time is up. */
-async function until(check: () => Promise<void>, timeoutMs: number): Promise<void> {
+async function until(check: () => Promise<unknown>, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
-      return await check();
+      await check();
+      return;
     } catch (err) {
       if (Date.now() > deadline) throw err;
       await new Promise((r) => setTimeout(r, 150));
