@@ -6,11 +6,11 @@
 import { expect } from "chai";
 import sharp from "sharp";
 import { registerUser, type TestUser } from "../support/accounts.ts";
-import { startFederatedServer, type FederatedServer } from "../support/federation.ts";
+import type { FederatedServer } from "../support/federation.ts";
 import { TestClient } from "../support/http-client.ts";
 import { downloadPath, mediaRequest, mxcParts, testImage, thumbnailPath, uploadMedia } from "../support/media.ts";
-import { startSynapse, type RunningSynapse, type SynapseUser } from "../support/synapse.ts";
-import { testCertificates } from "../support/test-ca.ts";
+import type { RunningSynapse, SynapseUser } from "../support/synapse.ts";
+import { printLogsOnFailure, startSynapsePair, stopSynapsePair } from "../support/synapse-pair.ts";
 
 const START_TIMEOUT_MS = 120_000;
 
@@ -31,28 +31,22 @@ describe("media with a real Synapse", function () {
   let olive: TestUser;
   let sam: SynapseUser;
 
+  let pair: Awaited<ReturnType<typeof startSynapsePair>> | undefined;
+
   before(async function () {
     this.timeout(2 * START_TIMEOUT_MS);
-    const certs = await testCertificates();
-    const [peer, own] = await Promise.allSettled([
-      startSynapse({ startTimeoutMs: START_TIMEOUT_MS, config: { tls_certificate_path: certs.certPath, tls_private_key_path: certs.keyPath } }),
-      startFederatedServer(),
-    ]);
-    if (peer.status === "fulfilled") synapse = peer.value;
-    if (own.status === "fulfilled") ours = own.value;
-    if (peer.status === "rejected") throw peer.reason;
-    if (own.status === "rejected") throw own.reason;
+    pair = await startSynapsePair(START_TIMEOUT_MS);
+    if (pair.error) throw pair.error;
+    synapse = pair.synapse;
+    ours = pair.ours;
     [olive, sam] = await Promise.all([registerUser(new TestClient(ours!.baseUrl)), synapse!.registerUser("sam")]);
   });
   after(async function () {
     this.timeout(60_000);
-    await Promise.all([synapse?.stop(), ours?.destroy()]);
+    await stopSynapsePair(pair);
   });
   afterEach(function () {
-    if (this.currentTest?.state === "failed" && synapse) {
-      console.error(`--- last Synapse log lines ---\n${synapse.logs().split("\n").slice(-40).join("\n")}`);
-      for (const line of ours!.logs().filter((l) => (l.level as number) >= 40).slice(-20)) console.error(JSON.stringify(line));
-    }
+    printLogsOnFailure(this, pair);
   });
 
   it("downloads media uploaded to Synapse through our server", async () => {
