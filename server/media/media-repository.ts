@@ -119,6 +119,8 @@ export function createMediaRepository(deps: MediaRepositoryDeps) {
       return await storeContent(input.body, maxBytes, rows);
     } catch (err) {
       if (err instanceof ContentTooLargeError) throw tooLargeError();
+      // The client went away mid-upload: nothing was kept, and it is not our error.
+      if ((input.body as { complete?: boolean }).complete === false) throw new MatrixError(400, "M_UNKNOWN", "The upload was not completed");
       throw err;
     }
   }

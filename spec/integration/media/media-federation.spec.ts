@@ -14,6 +14,11 @@ import { federationRequest, startFederatedServer, type FederatedServer } from ".
 import { TestClient } from "../../support/http-client.ts";
 import { downloadPath, mediaRequest, mxcParts, testImage, thumbnailPath, uploadMedia } from "../../support/media.ts";
 import { expectSpecResponse } from "../../support/openapi.ts";
+import { createServer as createHttpsServer } from "node:https";
+import { createServer as createHttpServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { freePort } from "../../support/ports.ts";
+import { testCertificates } from "../../support/test-ca.ts";
 
 describe("media over federation (two server processes)", function () {
   this.timeout(120_000);
@@ -88,5 +93,52 @@ describe("media over federation (two server processes)", function () {
     const unknown = await federationRequest(b.federationUrl!, "GET", unknownPath, { headers: { Authorization: authorizationHeader(a.serverName, b.serverName, keyA, "GET", unknownPath, undefined) } });
     expect(unknown.status).to.equal(404);
     expectSpecResponse("GET", unknownPath, 404, unknown.body);
+  });
+
+  it("falls back to the legacy endpoint only on M_UNRECOGNIZED, and follows a Location part", async () => {
+    const certs = await testCertificates();
+    const port = await freePort();
+    const name = `127.0.0.1:${port}`;
+    const seen: string[] = [];
+    const cdn = createHttpServer((_req, res) => res.writeHead(200, { "Content-Type": "text/plain" }).end("from the CDN"));
+    await new Promise<void>((r) => cdn.listen(0, "127.0.0.1", r));
+    const cdnUrl = `http://127.0.0.1:${(cdn.address() as AddressInfo).port}/blob`;
+    // An "old" origin: no federation media endpoint for "old", a Location for "moved", 404 for "gone".
+    const origin = createHttpsServer({ cert: certs.certPem, key: certs.keyPem }, (req, res) => {
+      const url = req.url ?? "";
+      seen.push(url.split("?")[0]!);
+      if (url.startsWith("/_matrix/federation/v1/media/download/old")) return res.writeHead(404, { "Content-Type": "application/json" }).end('{"errcode":"M_UNRECOGNIZED","error":"Unrecognized request"}');
+      if (url.startsWith("/_matrix/federation/v1/media/download/gone")) return res.writeHead(404, { "Content-Type": "application/json" }).end('{"errcode":"M_NOT_FOUND","error":"Not found"}');
+      if (url.startsWith("/_matrix/federation/v1/media/download/moved")) {
+        const boundary = "xyz";
+        return res
+          .writeHead(200, { "Content-Type": `multipart/mixed; boundary=${boundary}` })
+          .end(`--${boundary}\r\nContent-Type: application/json\r\n\r\n{}\r\n--${boundary}\r\nLocation: ${cdnUrl}\r\n\r\n\r\n--${boundary}--\r\n`);
+      }
+      if (url.startsWith(`/_matrix/media/v3/download/${encodeURIComponent(name)}/old?allow_remote=false`)) {
+        return res.writeHead(200, { "Content-Type": "text/plain", "Content-Disposition": 'attachment; filename="legacy.txt"' }).end("legacy bytes");
+      }
+      res.writeHead(404).end();
+    });
+    await new Promise<void>((r) => origin.listen(port, "127.0.0.1", r));
+    try {
+      const get = (id: string) => mediaRequest(a.baseUrl, "GET", `/_matrix/client/v1/media/download/${encodeURIComponent(name)}/${id}`, { token: alice.access_token });
+      const old = await get("old");
+      expect(old.status, old.bytes.toString()).to.equal(200);
+      expect(old.bytes.toString()).to.equal("legacy bytes");
+      expect(old.headers.get("content-disposition")).to.equal('inline; filename="legacy.txt"');
+      const moved = await get("moved");
+      expect(moved.status, moved.bytes.toString()).to.equal(200);
+      expect(moved.bytes.toString()).to.equal("from the CDN");
+      const gone = await get("gone");
+      expect(gone.status).to.equal(404);
+      expect(gone.json.errcode).to.equal("M_NOT_FOUND");
+      expect(seen.filter((p) => p.startsWith("/_matrix/media/v3/download/")), "the legacy endpoint only for the unrecognised one").to.deep.equal([
+        `/_matrix/media/v3/download/${encodeURIComponent(name)}/old`,
+      ]);
+    } finally {
+      origin.close();
+      cdn.close();
+    }
   });
 });
