@@ -36,14 +36,21 @@ const SWEEP_BATCH = 1000;
 
 export async function sweepMediaJobs(deps: Pick<MediaWorkersDeps, "queues" | "db" | "serverName" | "media" | "log">): Promise<{ thumbnails: number; remote: number }> {
   const sizes = deps.media.thumbnail_sizes;
-  const missing = await localMediaMissingThumbnails(deps.db, deps.serverName, THUMBNAILABLE_TYPES, sizes.length, SWEEP_BATCH);
-  for (const mediaId of missing) {
-    for (const size of sizes) await deps.queues.enqueue(thumbnailQueue, { origin: deps.serverName, mediaId, ...size, animated: false });
+  let thumbnails = 0;
+  // Newest first, page by page (a media row per page is at most SWEEP_BATCH x the configured sizes jobs).
+  for (let before = Number.MAX_SAFE_INTEGER; ; ) {
+    const missing = await localMediaMissingThumbnails(deps.db, deps.serverName, THUMBNAILABLE_TYPES, sizes.length, SWEEP_BATCH, before);
+    for (const { mediaId } of missing) {
+      for (const size of sizes) await deps.queues.enqueue(thumbnailQueue, { origin: deps.serverName, mediaId, ...size, animated: false });
+    }
+    thumbnails += missing.length;
+    if (missing.length < SWEEP_BATCH) break;
+    before = missing[missing.length - 1]!.createdTs;
   }
   const pending = await pendingRemoteFetches(deps.db, SWEEP_BATCH);
   for (const media of pending) await deps.queues.enqueue(remoteMediaQueue, media);
-  if (missing.length + pending.length > 0) deps.log.info({ thumbnails: missing.length, remote: pending.length }, "media jobs re-queued from PostgreSQL");
-  return { thumbnails: missing.length, remote: pending.length };
+  if (thumbnails + pending.length > 0) deps.log.info({ thumbnails, remote: pending.length }, "media jobs re-queued from PostgreSQL");
+  return { thumbnails, remote: pending.length };
 }
 
 export async function startMediaWorkers(deps: MediaWorkersDeps): Promise<void> {

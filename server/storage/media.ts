@@ -245,15 +245,23 @@ export async function setThumbnailError(q: Queryable, local: boolean, origin: st
 }
 
 /** Local images with fewer plain thumbnails than `wanted`: the start-up sweep queues their jobs again. */
-export async function localMediaMissingThumbnails(q: Queryable, serverName: string, types: readonly string[], wanted: number, limit: number): Promise<string[]> {
-  const { rows } = await q.query<{ media_id: string }>(
-    `SELECT m.media_id FROM local_media m
-      WHERE m.sha256 IS NOT NULL AND m.sniffed_type = ANY($2) AND m.thumbnail_error IS NULL AND m.quarantined_by IS NULL
+/** Pages newest first: pass the last page's final `createdTs` as `before` for the next one. */
+export async function localMediaMissingThumbnails(
+  q: Queryable,
+  serverName: string,
+  types: readonly string[],
+  wanted: number,
+  limit: number,
+  before = Number.MAX_SAFE_INTEGER,
+): Promise<Array<{ mediaId: string; createdTs: number }>> {
+  const { rows } = await q.query<{ media_id: string; created_ts: number }>(
+    `SELECT m.media_id, m.created_ts FROM local_media m
+      WHERE m.sha256 IS NOT NULL AND m.sniffed_type = ANY($2) AND m.thumbnail_error IS NULL AND m.quarantined_by IS NULL AND m.created_ts < $5
         AND (SELECT count(*) FROM media_thumbnails t WHERE t.origin = $1 AND t.media_id = m.media_id AND NOT t.animated) < $3
       ORDER BY m.created_ts DESC LIMIT $4`,
-    [serverName, types, wanted, limit],
+    [serverName, types, wanted, limit, before],
   );
-  return rows.map((r) => r.media_id);
+  return rows.map((r) => ({ mediaId: r.media_id, createdTs: Number(r.created_ts) }));
 }
 
 // --- deletion, retention, quarantine ---

@@ -89,6 +89,11 @@ describe("media over federation (two server processes)", function () {
     expect(text).to.equal(
       `--${boundary}\r\nContent-Type: application/json\r\n\r\n{}\r\n--${boundary}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Disposition: inline; filename="f.txt"\r\n\r\nfederated bytes\r\n--${boundary}--\r\n`,
     );
+    const image = await uploadMedia(b.baseUrl, bob.access_token, await testImage("png", 200, 100), "image/png");
+    const thumbPath = `/_matrix/federation/v1/media/thumbnail/${mxcParts(image.json.content_uri).mediaId}?width=32&height=32&method=crop`;
+    const thumb = await federationRequest(b.federationUrl!, "GET", thumbPath, { headers: { Authorization: authorizationHeader(a.serverName, b.serverName, keyA, "GET", thumbPath, undefined) } });
+    expect(thumb.status).to.equal(200);
+    expect(String(thumb.body)).to.match(/\r\n\r\n\{\}\r\n--[0-9a-f]+\r\nContent-Type: image\/png\r\nContent-Disposition: inline\r\n\r\n[\s\S]PNG/);
     const unknownPath = "/_matrix/federation/v1/media/download/nosuchmedia";
     const unknown = await federationRequest(b.federationUrl!, "GET", unknownPath, { headers: { Authorization: authorizationHeader(a.serverName, b.serverName, keyA, "GET", unknownPath, undefined) } });
     expect(unknown.status).to.equal(404);
