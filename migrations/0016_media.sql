@@ -48,7 +48,7 @@ COMMENT ON COLUMN local_media.last_access_ts IS 'Last upload or download, ms sin
 COMMENT ON COLUMN local_media.unused_expires_ts IS 'For an asynchronous upload: the ID is dropped if no content arrives before this (unused_expires_at of POST /create). NULL once uploaded or for direct uploads.';
 COMMENT ON COLUMN local_media.quarantined_by IS 'The admin (or "system") who quarantined it; quarantined media is answered 404 everywhere.';
 COMMENT ON COLUMN local_media.authenticated_only IS 'Uploaded after unauthenticated media was frozen (media.enable_legacy_unauthenticated_media false): the legacy /_matrix/media/v3/download and /thumbnail endpoints answer 404 for it.';
-COMMENT ON COLUMN local_media.thumbnail_error IS 'Why no thumbnail can be made ("too_large": over media.max_image_pixels; "unsupported": not an image sharp reads); NULL when thumbnails are possible or not tried yet.';
+COMMENT ON COLUMN local_media.thumbnail_error IS 'Why no thumbnail can be made ("too_large": over media.max_image_pixels; "unsupported": not an image sharp reads; "missing_content": the store lost the file); NULL when thumbnails are possible or not tried yet.';
 
 CREATE TABLE remote_media (
   origin          TEXT NOT NULL,

@@ -304,5 +304,5 @@ export function createMediaRepository(deps: MediaRepositoryDeps) {
     });
   }
 
-  return { upload, createPending, uploadPending, find, open, thumbnail, storeContent, deleteMedia, chooseSize, maxBytes };
+  return { queueThumbnails, upload, createPending, uploadPending, find, open, thumbnail, storeContent, deleteMedia, chooseSize, maxBytes };
 }

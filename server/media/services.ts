@@ -112,6 +112,7 @@ export function createMediaServices(deps: MediaServicesDeps) {
         );
         return { size: staged.size, sniffedType, head: staged.head };
       });
+      await repository.queueThumbnails(config.server_name, mediaId, stored.sniffedType);
       return { mxc: `mxc://${config.server_name}/${mediaId}`, ...stored };
     },
   });

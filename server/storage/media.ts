@@ -163,8 +163,11 @@ export async function getLocalMedia(q: Queryable, mediaId: string): Promise<Loca
   return rows[0] ? localRow(rows[0]) : undefined;
 }
 
+/** A popular file is read often: its last access is written at most this often. */
+const TOUCH_GRANULARITY_MS = 10_000;
+
 export async function touchLocalMedia(q: Queryable, mediaId: string, now: number): Promise<void> {
-  await q.query(`UPDATE local_media SET last_access_ts = $2 WHERE media_id = $1 AND last_access_ts < $2`, [mediaId, now]);
+  await q.query(`UPDATE local_media SET last_access_ts = $2 WHERE media_id = $1 AND last_access_ts < $2 - $3::bigint`, [mediaId, now, TOUCH_GRANULARITY_MS]);
 }
 
 // --- remote media ---
@@ -208,7 +211,7 @@ export async function failRemoteMedia(q: Queryable, origin: string, mediaId: str
 }
 
 export async function touchRemoteMedia(q: Queryable, origin: string, mediaId: string, now: number): Promise<void> {
-  await q.query(`UPDATE remote_media SET last_access_ts = $3 WHERE origin = $1 AND media_id = $2 AND last_access_ts < $3`, [origin, mediaId, now]);
+  await q.query(`UPDATE remote_media SET last_access_ts = $3 WHERE origin = $1 AND media_id = $2 AND last_access_ts < $3 - $4::bigint`, [origin, mediaId, now, TOUCH_GRANULARITY_MS]);
 }
 
 /** Fetches that were asked for and have neither finished nor failed (their jobs may have been lost with Redis). */

@@ -42,7 +42,12 @@ export function createThumbnailHandler(deps: ThumbnailHandlerDeps): JobHandler<T
     const existing = await getThumbnails(deps.db, job.origin, job.mediaId);
     if (existing.some((t) => t.width === job.width && t.height === job.height && t.method === job.method && t.animated === job.animated)) return;
     const source = await deps.store.get(media.sha256);
-    if (!source) throw new Error(`content ${media.sha256} is missing from the store`);
+    if (!source) {
+      // Not something a retry mends: the store lost the file (or another server's store was meant).
+      deps.log.warn({ mediaId: job.mediaId, sha256: media.sha256 }, "media content missing from the store");
+      await setThumbnailError(deps.db, local, job.origin, job.mediaId, "missing_content");
+      return;
+    }
     const input = await readAll(source, media.size ?? Number.MAX_SAFE_INTEGER);
     let rendered;
     try {
