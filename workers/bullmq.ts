@@ -43,15 +43,16 @@ export interface JobAttempt {
 export type JobHandler<P> = (payload: P, attempt: JobAttempt) => Promise<void>;
 
 /**
- * Three tries, 1 s then 2 s apart; finished jobs are removed at once (the
- * result is in PostgreSQL, and a kept job id would swallow a later re-queue),
- * failed ones after a day (for inspection; the id is then free again).
+ * Three tries, 1 s then 2 s apart. Finished and finally failed jobs are
+ * removed at once: the result (or the recorded failure) is in PostgreSQL, and
+ * a job kept under its deterministic id would swallow a later re-queue of the
+ * same work. A failure is logged with its job id ("job failed") instead.
  */
 export const DEFAULT_JOB_OPTIONS: JobsOptions = {
   attempts: 3,
   backoff: { type: "exponential", delay: 1000 },
   removeOnComplete: true,
-  removeOnFail: { age: 86400 },
+  removeOnFail: true,
 };
 
 export interface JobQueues {
