@@ -257,3 +257,29 @@ describe("media repository (real server process)", function () {
     }
   });
 });
+
+describe("media with enable_authenticated_media false (real server process)", function () {
+  this.timeout(60_000);
+  let server: RunningServer;
+
+  before(async () => {
+    server = await startServer({ configFor: (dir) => ({ media: { store_path: join(dir, "media"), enable_authenticated_media: false } }) });
+  });
+  after(async () => {
+    await server?.stop();
+  });
+
+  it("serves new uploads on the legacy unauthenticated endpoints too", async () => {
+    const user = await registerUser(new TestClient(server.baseUrl));
+    const up = await uploadMedia(server.baseUrl, user.access_token, await testImage("png", 100, 100), "image/png", "open.png");
+    const { mediaId } = mxcParts(up.json.content_uri);
+    const legacy = await mediaRequest(server.baseUrl, "GET", `/_matrix/media/v3/download/localhost/${mediaId}`);
+    expect(legacy.status).to.equal(200);
+    expect(legacy.headers.get("content-disposition")).to.equal('inline; filename="open.png"');
+    const thumb = await mediaRequest(server.baseUrl, "GET", `/_matrix/media/v3/thumbnail/localhost/${mediaId}?width=32&height=32&method=crop`);
+    expect(thumb.status).to.equal(200);
+    expect(thumb.headers.get("content-type")).to.equal("image/png");
+    const config = await mediaRequest(server.baseUrl, "GET", "/_matrix/media/v3/config", { token: user.access_token });
+    expect(config.json["m.upload.size"]).to.equal(52428800);
+  });
+});
