@@ -8,7 +8,7 @@ const ioModules = ["pg", "express", "ws", "bullmq", "ioredis", "node-pg-migrate"
   "node:dns", "node:tls", "net", "http", "https", "fs", "child_process", "dns", "tls"];
 
 export default tseslint.config(
-  { ignores: ["node_modules/**", "data/**", ".venv/**", ".venv-synapse/**"] },
+  { ignores: ["node_modules/**", "data/**", ".venv/**", ".venv-synapse/**", ".venv-moto/**"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -14,6 +14,8 @@ import type { E2eeServices } from "../server/e2ee/services.ts";
 import type { Database } from "../server/storage/database.ts";
 import { requireServerAuth } from "./auth/require-server-auth.ts";
 import { registerFederationHierarchy } from "./routes/hierarchy.ts";
+import { registerFederationMedia } from "./routes/media.ts";
+import type { MediaRepository } from "../server/media/media-repository.ts";
 import { registerHistoryRoutes } from "./routes/history.ts";
 import { registerInviteRoutes } from "./routes/invites.ts";
 import { registerKeyQuery } from "./routes/key-query.ts";
@@ -39,6 +41,7 @@ export interface FederationAppDeps {
   federation: FederationServices;
   rooms: RoomService;
   e2ee: Pick<E2eeServices, "keys">;
+  media: Pick<MediaRepository, "find" | "open" | "thumbnail">;
 }
 
 export function createFederationApp(deps: FederationAppDeps): Express {
@@ -80,6 +83,7 @@ export function createFederationApp(deps: FederationAppDeps): Express {
   registerFederationTimestampToEvent(table, { db: deps.db, rooms: deps.rooms, auth });
   registerOpenIdUserInfo(table, { db: deps.db });
   registerUserKeyRoutes(table, { db: deps.db, keys: deps.e2ee.keys, serverName: config.server_name, auth });
+  registerFederationMedia(table, { repository: deps.media, serverName: config.server_name, auth });
   app.use(router);
   app.use(unrecognizedRequest(table));
   app.use(errorHandler());

@@ -1,6 +1,6 @@
 // Entry point: command line → config → stores → listeners. Wiring only.
 //
-//   npm start [-- --config PATH] [--generate-config] [--server-name NAME]
+//   npm start [-- --config PATH] [--generate-config] [--server-name NAME] [--role ROLE]
 import { existsSync, readFileSync } from "node:fs";
 import { createServer as createHttpServer } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
@@ -29,11 +29,32 @@ import { createStreamServer } from "./sync/stream/stream-server.ts";
 import { createBatchingReader } from "./storage/batching-reader.ts";
 import { createDatabase, type Database } from "./storage/database.ts";
 import { migrateToLatest } from "./storage/migrate.ts";
+import { createMediaServices } from "./media/services.ts";
+import { createJobQueues } from "../workers/bullmq.ts";
+import { startMediaWorkers } from "../workers/media.ts";
 
 const USAGE = `usage: npm start -- [--config PATH] [--generate-config] [--server-name NAME]
   --config PATH        configuration file (default: ./homeserver.yaml, or $MYELIN_CONFIG)
   --generate-config    write the config, signing key and TLS pair if missing, then exit
-  --server-name NAME   server_name for a newly generated config (default: localhost)`;
+  --server-name NAME   server_name for a newly generated config (default: localhost)
+  --role ROLE          what this process runs, repeatable or comma-separated: api (client and
+                       federation listeners), worker:media (the media job workers, no listener),
+                       all (default: both)`;
+
+const ROLES = ["api", "worker:media"] as const;
+type Role = (typeof ROLES)[number];
+
+/** The roles of --role values ("all" or none given: every role). */
+export function parseRoles(values: readonly string[] | undefined): Set<Role> {
+  const given = (values ?? []).flatMap((v) => v.split(",")).map((v) => v.trim()).filter(Boolean);
+  if (given.length === 0 || given.includes("all")) return new Set(ROLES);
+  const roles = new Set<Role>();
+  for (const value of given) {
+    if (!(ROLES as readonly string[]).includes(value)) throw new ConfigError(`unknown --role ${value} (expected ${[...ROLES, "all"].join(", ")})`);
+    roles.add(value as Role);
+  }
+  return roles;
+}
 
 function fail(message: string, code: number): never {
   process.stderr.write(`myelin: ${message}\n`);
@@ -48,6 +69,7 @@ async function main(): Promise<void> {
         config: { type: "string" },
         "generate-config": { type: "boolean" },
         "server-name": { type: "string" },
+        role: { type: "string", multiple: true },
         help: { type: "boolean", short: "h" },
       },
     }).values;
@@ -68,6 +90,7 @@ async function main(): Promise<void> {
     if (args["generate-config"]) return;
   }
 
+  const roles = parseRoles(args.role);
   const config = loadConfig(configPath);
   await ensureKeyMaterial(config);
   const signingKeys = parseSigningKeyFile(readFileSync(config.signing_key_path, "utf8"));
@@ -110,6 +133,8 @@ async function main(): Promise<void> {
   });
   const federation = createFederationServices({ config, db, signingKey, log, rooms: services, notifier });
   e2eeFederation.bind(federation.e2ee);
+  const queues = createJobQueues({ redisUrl: config.redis.url, keyPrefix: config.redis.key_prefix, log: log.child({ component: "jobs" }) });
+  const media = createMediaServices({ config, db, queues, federationStream: (destination, path, options) => federation.client.stream(destination, path, options), log });
   const metrics = createMetrics(() => db.stats());
   metrics.watchCaches(() => caches.all());
   let draining = false;
@@ -119,7 +144,7 @@ async function main(): Promise<void> {
     metrics,
     probes: { postgres: () => db.ping(), redis: () => redis.ping().then(() => true, () => false) },
     isDraining: () => draining,
-    registerRoutes: (table, body) => registerClientApi(table, body, { config, db, redis, notifier, signer, services, remote: federation.remote, remoteMembership: federation.membership, remoteHistory: federation.backfill, caches }),
+    registerRoutes: (table, body) => registerClientApi(table, body, { config, db, redis, notifier, signer, services, remote: federation.remote, remoteMembership: federation.membership, remoteHistory: federation.backfill, caches, media }),
   });
   const stream = createStreamServer({
     db,
@@ -130,7 +155,8 @@ async function main(): Promise<void> {
   });
   metrics.gauge("myelin_stream_connections", "Open org.myelin.stream WebSocket connections in this process", () => stream.connectionCount());
   const servers = [];
-  for (const host of config.listeners.client.bind_addresses) {
+  const api = roles.has("api");
+  for (const host of api ? config.listeners.client.bind_addresses : []) {
     const server = createHttpServer(serverOptions, clientApp);
     answerClientErrors(server, config.limits.max_header_bytes, log);
     stream.attach(server);
@@ -138,8 +164,8 @@ async function main(): Promise<void> {
     servers.push(server);
     log.info({ listener: "client", host: address.address, port: address.port }, "listening");
   }
-  if (config.listeners.federation.enabled) {
-    const federationApp = createFederationApp({ config, log, metrics, signingKey, db, redis, federation, rooms: services.rooms, e2ee: services.e2ee });
+  if (api && config.listeners.federation.enabled) {
+    const federationApp = createFederationApp({ config, log, metrics, signingKey, db, redis, federation, rooms: services.rooms, e2ee: services.e2ee, media: media.repository });
     const tls = {
       cert: readFileSync(config.listeners.federation.tls_certificate_path),
       key: readFileSync(config.listeners.federation.tls_private_key_path),
@@ -156,6 +182,11 @@ async function main(): Promise<void> {
   // Destinations still owed events (a restart, an outage) are tried again now.
   await federation.sender.start();
 
+  if (roles.has("worker:media")) {
+    await startMediaWorkers(media.workers);
+    log.info({ roles: [...roles] }, "workers started");
+  }
+
   installShutdown({
     servers,
     beforeClose: () => stream.drain(1000),
@@ -164,7 +195,7 @@ async function main(): Promise<void> {
     onDraining: () => {
       draining = true;
     },
-    closers: [async () => federation.close(), async () => services.typing.close(), () => notifier.close(), () => db.close(), () => redis.quit(), ...(database.stop ? [database.stop] : [])],
+    closers: [() => queues.close(), async () => media.close(), async () => federation.close(), async () => services.typing.close(), () => notifier.close(), () => db.close(), () => redis.quit(), ...(database.stop ? [database.stop] : [])],
   });
 }
 

@@ -5,6 +5,7 @@
 // Matrix error.
 import type { DnsResolver } from "../../server/net/dns.ts";
 import { GuardedHttpsAgent } from "../../server/net/guarded-agent.ts";
+import { openStream, type StreamResponse } from "../../server/net/guarded-fetch.ts";
 import { sendHttps, TransportError, type TransportFailure } from "../../server/net/https-request.ts";
 import type { AddressPolicy } from "../../server/net/ip-range.ts";
 import type { Logger } from "../../server/observability/logger.ts";
@@ -46,6 +47,12 @@ export interface FederationRequestOptions {
 
 export interface FederationClient {
   request(destination: string, method: "GET" | "POST" | "PUT" | "DELETE", path: string, options?: FederationRequestOptions): Promise<JsonValue>;
+  /**
+   * A signed GET whose answer is handed over as a stream once its headers
+   * arrive (federation media). Any status is returned; the caller reads or
+   * destroys the body.
+   */
+  stream(destination: string, path: string, options?: { query?: Query; timeoutMs?: number; idleTimeoutMs?: number }): Promise<StreamResponse>;
   close(): void;
 }
 
@@ -107,14 +114,17 @@ export function createFederationClient(deps: FederationClientDeps): FederationCl
     return agent;
   }
 
-  async function request(destination: string, method: "GET" | "POST" | "PUT" | "DELETE", path: string, options: FederationRequestOptions = {}): Promise<JsonValue> {
-    const started = Date.now();
-    let address;
+  async function resolve(destination: string) {
     try {
-      address = await deps.resolver.resolve(destination);
+      return await deps.resolver.resolve(destination);
     } catch (err) {
       throw new FederationError(destination, "resolve", `cannot resolve ${destination}: ${(err as Error).message}`, { cause: err });
     }
+  }
+
+  async function request(destination: string, method: "GET" | "POST" | "PUT" | "DELETE", path: string, options: FederationRequestOptions = {}): Promise<JsonValue> {
+    const started = Date.now();
+    const address = await resolve(destination);
     const uri = `${path}${encodeQuery(options.query)}`;
     const headers: Record<string, string> = { Accept: "application/json" };
     if (options.signed ?? true) headers.Authorization = authorizationHeader(deps.serverName, destination, deps.signingKey, method, uri, options.body);
@@ -158,8 +168,34 @@ export function createFederationClient(deps: FederationClientDeps): FederationCl
     return body;
   }
 
+  async function stream(destination: string, path: string, options: { query?: Query; timeoutMs?: number; idleTimeoutMs?: number } = {}): Promise<StreamResponse> {
+    const address = await resolve(destination);
+    const uri = `${path}${encodeQuery(options.query)}`;
+    try {
+      const response = await openStream({
+        agent: agentFor(destination),
+        protocol: "https:",
+        host: address.host,
+        port: address.port,
+        method: "GET",
+        path: uri,
+        headers: { Host: address.hostHeader, Authorization: authorizationHeader(deps.serverName, destination, deps.signingKey, "GET", uri, undefined) },
+        tlsName: address.tlsName,
+        verifyCertificate: deps.verifyCertificates,
+        headersTimeoutMs: options.timeoutMs ?? deps.requestTimeoutMs,
+        idleTimeoutMs: options.idleTimeoutMs ?? deps.requestTimeoutMs,
+      });
+      deps.log.debug({ destination, method: "GET", path, status: response.status }, "federation stream");
+      return response;
+    } catch (err) {
+      const failure = err instanceof TransportError ? err.failure : "connect";
+      throw new FederationError(destination, failure, `GET ${path} to ${destination}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
   return {
     request,
+    stream,
     close() {
       for (const agent of agents.values()) agent.destroy();
       agents.clear();

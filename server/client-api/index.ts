@@ -53,6 +53,8 @@ import { registerCrossSigning } from "./cross-signing.ts";
 import { registerToDevice } from "./to-device.ts";
 import { registerKeyBackup } from "./key-backup.ts";
 import { registerDehydratedDevices } from "./dehydrated-devices.ts";
+import { registerMedia } from "./media.ts";
+import type { MediaRepository } from "../media/media-repository.ts";
 
 export interface ClientApiDeps {
   config: HomeserverConfig;
@@ -68,6 +70,8 @@ export interface ClientApiDeps {
   /** Older history of a room from other servers. */
   remoteHistory?: { backfill(roomId: string, limit: number): Promise<number> };
   caches: CacheRegistry;
+  /** The content repository (server/media/services.ts). */
+  media: { repository: MediaRepository; requestPreview(url: string, userId: string): Promise<void> };
 }
 
 export function registerClientApi(table: RouteTable, body: RequestHandler, deps: ClientApiDeps): void {
@@ -147,4 +151,12 @@ export function registerClientApi(table: RouteTable, body: RequestHandler, deps:
   registerKeyBackup(table, body, { keyBackup: e2ee.keyBackup, auth, bulkBody });
   registerDehydratedDevices(table, body, { dehydratedDevices: e2ee.dehydratedDevices, auth, bulkBody });
   registerToDevice(table, { toDevice: e2ee.toDevice, auth, rateLimit: limit("to_device"), bulkBody });
+  registerMedia(table, {
+    db,
+    config,
+    repository: deps.media.repository,
+    auth,
+    uploadRateLimit: createRateLimiter(redis, "media_upload", config.media.upload_rate_limit, byRequesterOrAddress),
+    requestPreview: deps.media.requestPreview,
+  });
 }

@@ -81,5 +81,6 @@ function resolvePaths(config: HomeserverConfig, base: string): void {
   config.database.embedded_data_dir = abs(config.database.embedded_data_dir);
   config.listeners.federation.tls_certificate_path = abs(config.listeners.federation.tls_certificate_path);
   config.listeners.federation.tls_private_key_path = abs(config.listeners.federation.tls_private_key_path);
+  config.media.store_path = abs(config.media.store_path);
   if (config.federation.ca_bundle_path !== undefined) config.federation.ca_bundle_path = abs(config.federation.ca_bundle_path);
 }

@@ -66,6 +66,56 @@ export interface HomeserverConfig {
   /** Maximum entries of each in-process cache. */
   caches: { room_versions: number; device_last_seen: number };
   shutdown_grace_period_ms: number;
+  media: MediaConfig;
+  url_preview: UrlPreviewConfig;
+  media_retention: { local_media_lifetime?: number | string; remote_media_lifetime?: number | string; interval_ms: number };
+  workers: { thumbnail_concurrency: number; remote_media_concurrency: number; url_preview_concurrency: number };
+}
+
+export interface ThumbnailSize {
+  width: number;
+  height: number;
+  method: "crop" | "scale";
+}
+
+export interface S3Config {
+  bucket: string;
+  region: string;
+  /** https://s3.<region>.amazonaws.com unless set (MinIO, moto, R2...). */
+  endpoint?: string;
+  access_key_id: string;
+  secret_access_key: string;
+  /** Prepended to every object key. */
+  prefix: string;
+  /** Address objects as <endpoint>/<bucket>/<key> rather than <bucket>.<endpoint>/<key>. */
+  force_path_style: boolean;
+}
+
+export interface MediaConfig {
+  store: "local" | "s3";
+  /** Local store folder (also the staging folder of the S3 store). */
+  store_path: string;
+  s3?: S3Config;
+  max_upload_size: number;
+  max_image_pixels: number;
+  thumbnail_sizes: ThumbnailSize[];
+  dynamic_thumbnails: boolean;
+  max_pending_uploads_per_user: number;
+  unused_expiration_ms: number;
+  /** Synapse's enable_authenticated_media: media uploaded while true is not served by the legacy unauthenticated endpoints. */
+  enable_authenticated_media: boolean;
+  remote_fetch_timeout_ms: number;
+  upload_rate_limit: { per_second: number; burst_count: number };
+}
+
+export interface UrlPreviewConfig {
+  enabled: boolean;
+  ip_range_blocklist?: string[];
+  ip_range_allowlist: string[];
+  max_spider_size: number;
+  timeout_ms: number;
+  max_redirects: number;
+  cache_duration_ms: number;
 }
 
 const port = { type: "integer", minimum: 0, maximum: 65535 } as const;
@@ -79,6 +129,7 @@ const rateLimit = (perSecond: number, burst: number) =>
       burst_count: { type: "number", minimum: 1, default: burst },
     },
   }) as const;
+const duration = { anyOf: [{ type: "integer", minimum: 1 }, { type: "string", pattern: "^[0-9]+(ms|s|m|h|d|w|y)?$" }] } as const;
 const keyId = "^ed25519:[a-zA-Z0-9_]+$";
 const addresses = { type: "array", items: { type: "string", minLength: 1 }, minItems: 1 } as const;
 
@@ -281,5 +332,98 @@ export const configSchema = {
       properties: { enabled: { type: "boolean", default: true } },
     },
     shutdown_grace_period_ms: { type: "integer", minimum: 0, maximum: 600000, default: 9000 },
+    media: {
+      type: "object",
+      additionalProperties: false,
+      default: {},
+      properties: {
+        store: { enum: ["local", "s3"], default: "local" },
+        store_path: { type: "string", minLength: 1, default: "./data/media_store" },
+        s3: {
+          type: "object",
+          additionalProperties: false,
+          required: ["bucket", "region", "access_key_id", "secret_access_key"],
+          properties: {
+            bucket: { type: "string", minLength: 1 },
+            region: { type: "string", minLength: 1 },
+            endpoint: { type: "string", pattern: "^https?://" },
+            access_key_id: { type: "string", minLength: 1 },
+            secret_access_key: { type: "string", minLength: 1 },
+            prefix: { type: "string", default: "" },
+            force_path_style: { type: "boolean", default: false },
+          },
+        },
+        // Synapse's defaults: max_upload_size 50M, max_image_pixels 32M.
+        max_upload_size: { type: "integer", minimum: 1, default: 52428800 },
+        max_image_pixels: { type: "integer", minimum: 1, default: 33554432 },
+        thumbnail_sizes: {
+          type: "array",
+          items: {
+            type: "object",
+            additionalProperties: false,
+            required: ["width", "height", "method"],
+            properties: { width: { type: "integer", minimum: 1, maximum: 4096 }, height: { type: "integer", minimum: 1, maximum: 4096 }, method: { enum: ["crop", "scale"] } },
+          },
+          default: [
+            { width: 32, height: 32, method: "crop" },
+            { width: 96, height: 96, method: "crop" },
+            { width: 320, height: 240, method: "scale" },
+            { width: 640, height: 480, method: "scale" },
+            { width: 800, height: 600, method: "scale" },
+          ],
+        },
+        dynamic_thumbnails: { type: "boolean", default: false },
+        max_pending_uploads_per_user: { type: "integer", minimum: 1, default: 5 },
+        unused_expiration_ms: { type: "integer", minimum: 1000, default: 86400000 },
+        enable_authenticated_media: { type: "boolean", default: true },
+        remote_fetch_timeout_ms: { type: "integer", minimum: 100, default: 60000 },
+        // Synapse's rc_media_create figures (10/s, burst 50).
+        upload_rate_limit: rateLimit(10, 50),
+      },
+    },
+    url_preview: {
+      type: "object",
+      additionalProperties: false,
+      default: {},
+      properties: {
+        enabled: { type: "boolean", default: false },
+        ip_range_blocklist: { type: "array", items: { type: "string", minLength: 1 } },
+        ip_range_allowlist: { type: "array", items: { type: "string", minLength: 1 }, default: [] },
+        max_spider_size: { type: "integer", minimum: 1024, default: 10485760 },
+        timeout_ms: { type: "integer", minimum: 100, default: 10000 },
+        max_redirects: { type: "integer", minimum: 0, maximum: 20, default: 5 },
+        cache_duration_ms: { type: "integer", minimum: 0, default: 3600000 },
+      },
+    },
+    media_retention: {
+      type: "object",
+      additionalProperties: false,
+      default: {},
+      properties: {
+        local_media_lifetime: duration,
+        remote_media_lifetime: duration,
+        interval_ms: { type: "integer", minimum: 100, default: 3600000 },
+      },
+    },
+    workers: {
+      type: "object",
+      additionalProperties: false,
+      default: {},
+      properties: {
+        thumbnail_concurrency: { type: "integer", minimum: 1, default: 2 },
+        remote_media_concurrency: { type: "integer", minimum: 1, default: 4 },
+        url_preview_concurrency: { type: "integer", minimum: 1, default: 2 },
+      },
+    },
   },
 } as const;
+
+/** A duration of the config ("90d", "12h", "500ms", or a number of ms) in ms. */
+export function durationMs(value: number | string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value === "number") return value;
+  const match = /^([0-9]+)(ms|s|m|h|d|w|y)?$/.exec(value);
+  if (!match) return undefined;
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000, y: 31_536_000_000 }[match[2] ?? "ms"]!;
+  return Number(match[1]) * unit;
+}

@@ -44,6 +44,33 @@ export function createGuardedLookup(dns: DnsResolver, policy: AddressPolicy): Lo
   };
 }
 
+/**
+ * The connection step both guarded agents share: an IP literal the policy
+ * refuses fails before any packet is sent (net.connect never looks literals
+ * up), and the socket's remote address is checked again once connected.
+ */
+export function guardedConnect<S extends Duplex & { remoteAddress?: string | undefined }>(
+  policy: AddressPolicy,
+  options: ClientRequestArgs,
+  callback: ((err: Error | null, stream: Duplex) => void) | undefined,
+  connect: () => S,
+): S | undefined {
+  const host = String(options.host ?? options.hostname ?? "");
+  if (isIP(host)) {
+    const reason = policy.refusal(host);
+    if (reason !== undefined) {
+      process.nextTick(() => callback?.(new BlockedAddressError(host, reason), undefined as unknown as Duplex));
+      return undefined;
+    }
+  }
+  const socket = connect();
+  socket.once("connect", () => {
+    const reason = socket.remoteAddress === undefined ? "no remote address" : policy.refusal(socket.remoteAddress);
+    if (reason !== undefined) socket.destroy(new BlockedAddressError(host, reason));
+  });
+  return socket;
+}
+
 export interface GuardedAgentOptions extends AgentOptions {
   policy: AddressPolicy;
   dns: DnsResolver;
@@ -61,20 +88,8 @@ export class GuardedHttpsAgent extends Agent {
   }
 
   override createConnection(options: ClientRequestArgs, callback?: (err: Error | null, stream: Duplex) => void): Duplex | null | undefined {
-    const host = String(options.host ?? options.hostname ?? "");
-    if (isIP(host)) {
-      const reason = this.#policy.refusal(host);
-      if (reason !== undefined) {
-        process.nextTick(() => callback?.(new BlockedAddressError(host, reason), undefined as unknown as Duplex));
-        return undefined;
-      }
-    }
-    const socket: TLSSocket = tlsConnect(options as Parameters<typeof tlsConnect>[0]);
-    socket.once("connect", () => {
-      const reason = socket.remoteAddress === undefined ? "no remote address" : this.#policy.refusal(socket.remoteAddress);
-      if (reason !== undefined) socket.destroy(new BlockedAddressError(host, reason));
-    });
-    socket.once("secureConnect", () => this.established.add(socket));
+    const socket = guardedConnect<TLSSocket>(this.#policy, options, callback, () => tlsConnect(options as Parameters<typeof tlsConnect>[0]));
+    socket?.once("secureConnect", () => this.established.add(socket));
     return socket;
   }
 }

@@ -9,11 +9,11 @@
 import { expect } from "chai";
 import { registerUser, type TestUser } from "../support/accounts.ts";
 import { crossSigningSet, TestDevice } from "../support/e2ee.ts";
-import { startFederatedServer, type FederatedServer } from "../support/federation.ts";
+import type { FederatedServer } from "../support/federation.ts";
 import { TestClient } from "../support/http-client.ts";
 import { createRoom, room, sendText, V3, type SyncResponse } from "../support/rooms.ts";
-import { startSynapse, type RunningSynapse, type SynapseUser } from "../support/synapse.ts";
-import { testCertificates } from "../support/test-ca.ts";
+import type { RunningSynapse, SynapseUser } from "../support/synapse.ts";
+import { printLogsOnFailure, startSynapsePair, stopSynapsePair } from "../support/synapse-pair.ts";
 
 const START_TIMEOUT_MS = 120_000;
 
@@ -77,31 +77,24 @@ describe("federation with a real Synapse", function () {
     return res.body.chunk.reverse();
   }
 
+  let pair: Awaited<ReturnType<typeof startSynapsePair>> | undefined;
+
   before(async function () {
     this.timeout(2 * START_TIMEOUT_MS);
-    const certs = await testCertificates();
-    // Synapse serves the run's test certificate, so our server checks it like any other.
-    const [peer, own] = await Promise.allSettled([
-      startSynapse({ startTimeoutMs: START_TIMEOUT_MS, config: { tls_certificate_path: certs.certPath, tls_private_key_path: certs.keyPath } }),
-      startFederatedServer(),
-    ]);
-    if (peer.status === "fulfilled") synapse = peer.value;
-    if (own.status === "fulfilled") ours = own.value;
-    if (peer.status === "rejected") throw peer.reason;
-    if (own.status === "rejected") throw own.reason;
+    pair = await startSynapsePair(START_TIMEOUT_MS);
+    if (pair.error) throw pair.error;
+    synapse = pair.synapse;
+    ours = pair.ours;
     api = new TestClient(ours!.baseUrl);
     syn = new TestClient(synapse!.clientUrl);
     [olive, sam, admin] = await Promise.all([registerUser(api), synapse!.registerUser("sam"), synapse!.registerUser("admin", true)]);
   });
   after(async function () {
     this.timeout(60_000);
-    await Promise.all([synapse?.stop(), ours?.destroy()]);
+    await stopSynapsePair(pair);
   });
   afterEach(function () {
-    if (this.currentTest?.state === "failed" && synapse) {
-      console.error(`--- last Synapse log lines ---\n${synapse.logs().split("\n").slice(-40).join("\n")}`);
-      for (const line of ours!.logs().filter((l) => (l.level as number) >= 40).slice(-20)) console.error(JSON.stringify(line));
-    }
+    printLogsOnFailure(this, pair);
   });
 
   it("lets our user join a Synapse room it was invited to", async () => {

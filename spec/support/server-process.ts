@@ -21,6 +21,8 @@ export interface StartOptions {
   federation?: boolean;
   /** Resolve when the process exits instead of when it listens. */
   expectExit?: boolean;
+  /** A worker-only process (--role worker:media) has no listener: resolve on its "workers started" line instead. */
+  workerOnly?: boolean;
 }
 
 export interface RunningServer {
@@ -92,6 +94,7 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
   const stdout: string[] = [];
   const stderr: string[] = [];
   const listening: Record<string, string> = {};
+  let workersStarted = false;
   let notify: () => void = () => undefined;
   const lines = (sink: string[], onLine?: (line: string) => void) => {
     let partial = "";
@@ -110,6 +113,10 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
     lines(stdout, (line) => {
       try {
         const entry = JSON.parse(line) as { msg?: string; listener?: string; port?: number };
+        if (entry.msg === "workers started") {
+          workersStarted = true;
+          notify();
+        }
         if (entry.msg === "listening" && entry.listener) {
           listening[entry.listener] = `${entry.listener === "federation" ? "https" : "http"}://127.0.0.1:${entry.port}`;
           notify();
@@ -156,14 +163,14 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
     const check = () => {
       if (child.exitCode !== null || child.signalCode !== null) {
         fail(new Error(`server exited early (${child.exitCode ?? child.signalCode}): ${stderr.join("\n")}`));
-      } else if (listening.client && (!wantFederation || listening.federation)) {
+      } else if (options.workerOnly ? workersStarted : listening.client && (!wantFederation || listening.federation)) {
         ready();
       }
     };
     notify = check;
     check();
   });
-  server.baseUrl = listening.client!;
+  server.baseUrl = listening.client ?? "";
   if (listening.federation) server.federationUrl = listening.federation;
   return server;
 }
