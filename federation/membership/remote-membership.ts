@@ -142,7 +142,7 @@ export function createRemoteMembership(deps: RemoteMembershipDeps) {
       await w.lock(roomId);
       phases.lockMs = since(mark);
       mark = performance.now();
-      for (const event of authOrder(all)) await w.ingestOutlier(version, event);
+      phases.outliersStored = await w.ingestOutliers(version, authOrder(all));
       phases.outliersMs = since(mark);
       mark = performance.now();
       const held = await getEventsByIds(w.tx, [...state.keys()]);
