@@ -1,4 +1,4 @@
-// npm run bench [-- --quick] [--scale issue] [--only p1,p3] [--servers myelin,synapse] [--profile]
+// npm run bench [-- --quick] [--scale issue] [--only p1,p3] [--servers myelin,synapse] [--profile] [--p7-sizes 1000]
 //
 // Runs the workloads of the performance issue (P1–P6) against our server and
 // against Synapse, one server after the other (never both loaded at once),
@@ -49,6 +49,7 @@ const { values: args } = parseArgs({
     only: { type: "string" },
     servers: { type: "string", default: "myelin,synapse" },
     profile: { type: "boolean", default: false },
+    "p7-sizes": { type: "string" },
   },
 });
 const scale: Scale = args.quick ? QUICK : args.scale === "issue" ? ISSUE : FULL;
@@ -59,6 +60,8 @@ const QUICK_WORKLOADS = ALL_WORKLOADS.filter((w) => w !== "p7");
 const only = new Set((args.only ?? (args.quick ? QUICK_WORKLOADS : ALL_WORKLOADS).join(",")).split(","));
 /** The per-server workloads (P1–P6); P7 runs after them, with servers of its own. */
 const perServer = ALL_WORKLOADS.filter((w) => w !== "p7" && only.has(w));
+/** --p7-sizes 1000 picks P7's room sizes (while working on it; such a run is a partial one, written to tmp/). */
+const p7Sizes = args["p7-sizes"] ? args["p7-sizes"].split(",").map(Number) : scale.p7.sizes;
 const kinds = args.servers.split(",").filter((k): k is ServerKind => k === "myelin" || k === "synapse");
 const began = performance.now();
 const stamp = new Date().toISOString().slice(0, 16).replace(/[-:]/g, "").replace("T", "-");
@@ -189,7 +192,7 @@ async function main(): Promise<number> {
     if (only.has("p7")) {
       try {
         p7 = await runP7({
-          sizes: scale.p7.sizes,
+          sizes: p7Sizes,
           joinTimeoutMs: args.quick ? 60_000 : 15 * 60_000,
           kinds,
           stamp: stamp.replace("-", "_"),
@@ -258,7 +261,7 @@ async function main(): Promise<number> {
     // apart; its file is named p7-…); quick and other partial runs go to the git-ignored tmp/.
     const everything = ALL_WORKLOADS.every((w) => only.has(w));
     const p7Only = only.size === 1 && only.has("p7");
-    const committable = !args.quick && !args.profile && kinds.length === 2 && (everything || p7Only);
+    const committable = !args.quick && !args.profile && !args["p7-sizes"] && kinds.length === 2 && (everything || p7Only);
     const dir = join(repoRoot, committable ? "bench/results" : "bench/results/tmp");
     mkdirSync(dir, { recursive: true });
     const prefix = args.quick ? "quick-" : committable ? (p7Only ? "p7-" : "") : "partial-";
