@@ -217,8 +217,8 @@ async function main(): Promise<number> {
       }
     }
     const versions = {
-      myelin: servers.myelin?.label,
-      synapse: servers.synapse?.label,
+      myelin: servers.myelin?.label ?? p7?.joiners.myelin,
+      synapse: servers.synapse?.label ?? p7?.joiners.synapse,
       postgres: await probe.version(),
       node: process.version,
       python: command(SYNAPSE_PYTHON, ["--version"]),

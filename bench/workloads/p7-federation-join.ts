@@ -63,6 +63,8 @@ export interface P7Size {
 export interface P7Result {
   sizes: P7Size[];
   hostSynapse: string;
+  /** Each joiner's name and version, e.g. "Myelin 0.1.0 (abc1234)". */
+  joiners: Partial<Record<ServerKind, string>>;
 }
 
 export interface P7Options {
@@ -180,6 +182,8 @@ async function measureJoin(p: { kind: ServerKind; joiner: BenchServer; user: Use
   }
 }
 
+const joinerLabels: Partial<Record<ServerKind, string>> = {};
+
 async function oneJoiner(kind: ServerKind, members: number, host: JoinHost, options: P7Options): Promise<Measured<JoinFigures> & { startMs: number }> {
   const start = kind === "myelin" ? startMyelin : startBenchSynapse;
   const server = await start({
@@ -190,6 +194,7 @@ async function oneJoiner(kind: ServerKind, members: number, host: JoinHost, opti
     cpuProfileDir: kind === "myelin" ? options.cpuProfileDir?.(members) : undefined,
     ...(kind === "myelin" ? { config: OUR_FEDERATION } : {}),
   });
+  joinerLabels[kind] = server.label;
   try {
     const [user] = await registerUsers(server.baseUrl, server.sharedSecret, "p7joiner", 1);
     const figures = await measureJoin({ kind, joiner: server, user: user!, host, probe: options.probe, proxy: options.proxy, timeoutMs: options.joinTimeoutMs });
@@ -229,7 +234,7 @@ export async function runP7(options: P7Options): Promise<P7Result> {
     }
     sizes.push(size);
   }
-  return { sizes, hostSynapse: `Synapse ${SYNAPSE_VERSION}` };
+  return { sizes, hostSynapse: `Synapse ${SYNAPSE_VERSION}`, joiners: { ...joinerLabels } };
 }
 
 async function roomVersionOf(host: JoinHost): Promise<string> {
