@@ -181,16 +181,8 @@ export async function currentStateChangedSince(q: Queryable, roomId: string, sin
   return rows.map((r) => ({ type: r.type, stateKey: r.state_key, eventNid: r.event_nid }));
 }
 
-export async function setCurrentState(q: Queryable, roomId: string, entry: StateEntry, streamOrdering: number): Promise<void> {
-  await q.query(
-    `INSERT INTO room_current_state (room_id, type, state_key, event_nid, stream_ordering) VALUES ($1, $2, $3, $4, $5)
-     ON CONFLICT (room_id, type, state_key) DO UPDATE SET event_nid = EXCLUDED.event_nid, stream_ordering = EXCLUDED.stream_ordering`,
-    [roomId, entry.type, entry.stateKey, entry.eventNid, streamOrdering],
-  );
-}
-
 /**
- * `setCurrentState` for many entries in one statement (a join's whole state
+ * The current state of many keys in one statement (a join's whole state
  * becomes current at once). Each (type, state_key) at most once.
  */
 export async function setCurrentStates(q: Queryable, roomId: string, entries: readonly StateEntry[], streamOrdering: number): Promise<void> {
