@@ -1,7 +1,9 @@
-// npm run bench [-- --quick] [--scale issue] [--only p1,p3] [--keep] [--servers myelin,synapse] [--profile]
+// npm run bench [-- --quick] [--scale issue] [--only p1,p3] [--keep] [--servers myelin,synapse] [--profile] [--p7-sizes 1000]
 //
 // Runs the workloads of the performance issue (P1–P6) against our server and
 // against Synapse, one server after the other (never both loaded at once),
+// then P7 (joining a Synapse-hosted room over federation, ours and a second
+// Synapse one after the other; `--only p7` runs it alone),
 // with the same Node load generator, and writes bench/results/<date>.json
 // (machine, versions, every figure, ratios) and <date>.md (the table).
 // --quick is the one-minute smoke run CI executes: tiny sizes, results under
@@ -27,7 +29,7 @@ import { startCountingProxy } from "./lib/pg-counter.ts";
 import { PostgresProbe } from "./lib/postgres.ts";
 import { nodeMemory } from "./lib/node-memory.ts";
 import { memoryMiB } from "./lib/proc.ts";
-import { markdownTable, missingFigures, rows, type ServerResults } from "./lib/report.ts";
+import { markdownTable, missingFigures, p7Rows, rows, type ServerResults } from "./lib/report.ts";
 import { FULL, ISSUE, QUICK, scaledBecause, type Scale } from "./lib/scale.ts";
 import { startBenchSynapse, startMyelin, type BenchServer, type ServerKind } from "./lib/servers.ts";
 import { runP1 } from "./workloads/p1-latency.ts";
@@ -37,20 +39,31 @@ import { runP3 } from "./workloads/p3-initial-sync.ts";
 import { idleMemory, idleSockets } from "./workloads/p4-memory.ts";
 import { runP5 } from "./workloads/p5-fanout.ts";
 import { runP6 } from "./workloads/p6-state-growth.ts";
+import { runP7, type P7Result } from "./workloads/p7-federation-join.ts";
 
+const ALL_WORKLOADS = ["p1", "p2", "p3", "p4", "p5", "p6", "p7"];
 const { values: args } = parseArgs({
   options: {
     quick: { type: "boolean", default: false },
     scale: { type: "string", default: "full" },
-    only: { type: "string", default: "p1,p2,p3,p4,p5,p6" },
+    only: { type: "string" },
     // A partial run's results go to bench/results (to commit) rather than the git-ignored tmp/.
     keep: { type: "boolean", default: false },
     servers: { type: "string", default: "myelin,synapse" },
     profile: { type: "boolean", default: false },
+    "p7-sizes": { type: "string" },
   },
 });
 const scale: Scale = args.quick ? QUICK : args.scale === "issue" ? ISSUE : FULL;
-const only = new Set(args.only.split(","));
+// --quick leaves P7 out unless asked for (--quick --only p7): its two Synapse hosts, second Synapse
+// and our server take about 40 s to start and stop here even with a 20-member room, more than the
+// quick run may add (bench/README.md).
+const QUICK_WORKLOADS = ALL_WORKLOADS.filter((w) => w !== "p7");
+const only = new Set((args.only ?? (args.quick ? QUICK_WORKLOADS : ALL_WORKLOADS).join(",")).split(","));
+/** The per-server workloads (P1–P6); P7 runs after them, with servers of its own. */
+const perServer = ALL_WORKLOADS.filter((w) => w !== "p7" && only.has(w));
+/** --p7-sizes 1000 picks P7's room sizes (while working on it; such a run is a partial one, written to tmp/). */
+const p7Sizes = args["p7-sizes"] ? args["p7-sizes"].split(",").map(Number) : scale.p7.sizes;
 const kinds = args.servers.split(",").filter((k): k is ServerKind => k === "myelin" || k === "synapse");
 const began = performance.now();
 const stamp = new Date().toISOString().slice(0, 16).replace(/[-:]/g, "").replace("T", "-");
@@ -146,6 +159,21 @@ async function benchServer(kind: ServerKind, probe: PostgresProbe, proxyPort: nu
   return results;
 }
 
+/** With --profile: P7's profile of our server for one room size, summarised on the console (the file stays in tmp/). */
+function summariseP7Profile(members: number): void {
+  const dir = join(repoRoot, "bench/results/tmp", `profile-${stamp}-p7-${members}`);
+  let file: string | undefined;
+  try {
+    file = readdirSync(dir).find((f) => f.endsWith(".cpuprofile"));
+  } catch {
+    return;
+  }
+  if (!file) return;
+  const summary = summariseProfile(join(dir, file), 25);
+  writeFileSync(join(dir, "summary.json"), `${JSON.stringify(summary, null, 2)}\n`);
+  log(`P7 ${members}: CPU profile of our server ${join(dir, file)}\n${summary.byArea.map((a) => `  ${a.share}% ${a.area}`).join("\n")}\n${summary.byFunction.map((f) => `  ${f.ms} ms ${f.function}`).join("\n")}`);
+}
+
 async function main(): Promise<number> {
   if (kinds.includes("synapse")) {
     const venv = spawnSync("bash", [join(repoRoot, "scripts/synapse-venv.sh")], { stdio: "inherit" });
@@ -160,7 +188,29 @@ async function main(): Promise<number> {
   const servers: Partial<Record<ServerKind, ServerResults>> = {};
   let ceiling: CeilingFigures | undefined;
   try {
-    for (const kind of kinds) servers[kind] = await benchServer(kind, probe, proxy.port, proxy);
+    if (perServer.length > 0) for (const kind of kinds) servers[kind] = await benchServer(kind, probe, proxy.port, proxy);
+    let p7: P7Result | undefined;
+    const p7Errors: Record<string, string> = {};
+    if (only.has("p7")) {
+      try {
+        p7 = await runP7({
+          sizes: p7Sizes,
+          joinTimeoutMs: args.quick ? 60_000 : 15 * 60_000,
+          kinds,
+          stamp: stamp.replace("-", "_"),
+          proxyPort: proxy.port,
+          probe,
+          proxy,
+          cpuProfileDir: args.profile ? (members) => join(repoRoot, "bench/results/tmp", `profile-${stamp}-p7-${members}`) : undefined,
+          log,
+        });
+        for (const size of p7.sizes) for (const [kind, error] of Object.entries(size.errors)) p7Errors[`p7 ${size.members} ${kind}`] = error;
+      } catch (err) {
+        p7Errors.p7 = (err as Error).stack ?? String(err);
+        log(`p7 failed: ${(err as Error).message}`);
+      }
+      if (args.profile) for (const size of p7?.sizes ?? []) summariseP7Profile(size.members);
+    }
     if (only.has("p2")) {
       const p2 = kinds.map((k) => servers[k]?.p2?.result).filter((r) => r !== undefined);
       if (p2.length > 0) {
@@ -169,14 +219,14 @@ async function main(): Promise<number> {
       }
     }
     const versions = {
-      myelin: servers.myelin?.label,
-      synapse: servers.synapse?.label,
+      myelin: servers.myelin?.label ?? p7?.joiners.myelin,
+      synapse: servers.synapse?.label ?? p7?.joiners.synapse,
       postgres: await probe.version(),
       node: process.version,
       python: command(SYNAPSE_PYTHON, ["--version"]),
     };
     const empty: ServerResults = { label: "not run", startMs: 0, settings: {}, errors: {} };
-    const table = rows(servers.myelin ?? empty, servers.synapse ?? empty, ceiling);
+    const table = [...(perServer.length > 0 ? rows(servers.myelin ?? empty, servers.synapse ?? empty, ceiling) : []), ...p7Rows(p7)];
     const loadEnd = loadavg();
     const seconds = (performance.now() - began) / 1000;
     const results = {
@@ -205,16 +255,23 @@ async function main(): Promise<number> {
       config: { myelin: servers.myelin?.settings, synapse: servers.synapse?.settings },
       ceiling,
       servers,
+      p7,
+      p7Errors,
       table,
     };
-    // Only a complete full run is a result to commit; quick and partial runs go to the git-ignored tmp/.
-    const complete = !args.quick && !args.profile && only.size === 6 && kinds.length === 2;
-    const kept = complete || (args.keep && !args.quick && !args.profile);
+    // Only a complete full run is a result to commit, and a P7-only one (P7 takes long enough to be run
+    // apart; its file is named p7-…), or a partial run asked for with --keep; quick and other partial
+    // runs go to the git-ignored tmp/.
+    const everything = ALL_WORKLOADS.every((w) => only.has(w));
+    const p7Only = only.size === 1 && only.has("p7");
+    const committable = !args.quick && !args.profile && !args["p7-sizes"] && kinds.length === 2 && (everything || p7Only);
+    const kept = committable || (args.keep && !args.quick && !args.profile);
     const dir = join(repoRoot, kept ? "bench/results" : "bench/results/tmp");
     mkdirSync(dir, { recursive: true });
-    const base = join(dir, `${complete ? "" : args.quick ? "quick-" : "partial-"}${stamp}${scale === ISSUE ? "-issue-scale" : ""}`);
+    const prefix = args.quick ? "quick-" : committable ? (p7Only ? "p7-" : "") : "partial-";
+    const base = join(dir, `${prefix}${stamp}${scale === ISSUE ? "-issue-scale" : ""}`);
     const markdown = [
-      `# Benchmark ${results.date} (${results.mode})`,
+      `# Benchmark ${results.date} (${results.mode}${p7Only ? ", P7 only" : ""})`,
       "",
       `${versions.myelin ?? "ours not run"} vs ${versions.synapse ?? "Synapse not run"}; PostgreSQL ${versions.postgres}; Node ${versions.node}; ${results.machine.cpus} × ${results.machine.cpuModel}; load average ${loadStart.map((l) => l.toFixed(2)).join(" ")} at start, ${loadEnd.map((l) => l.toFixed(2)).join(" ")} at end; ${Math.round(seconds)} s.`,
       "",
@@ -228,10 +285,10 @@ async function main(): Promise<number> {
     console.log(`\n${markdown}`);
     log(`wrote ${base}.json and ${base}.md`);
 
-    const errors = Object.entries(servers).flatMap(([kind, r]) => Object.keys(r?.errors ?? {}).map((w) => `${kind} ${w}`));
+    const errors = [...Object.entries(servers).flatMap(([kind, r]) => Object.keys(r?.errors ?? {}).map((w) => `${kind} ${w}`)), ...Object.keys(p7Errors)];
     if (errors.length > 0) console.error(`failed workloads: ${errors.join(", ")}`);
     if (args.quick) {
-      const missing = only.size === 6 && kinds.length === 2 ? missingFigures(table) : [];
+      const missing = QUICK_WORKLOADS.every((w) => only.has(w)) && kinds.length === 2 ? missingFigures(table) : [];
       if (missing.length > 0) console.error(`missing figures:\n  ${missing.join("\n  ")}`);
       return errors.length > 0 || missing.length > 0 ? 1 : 0;
     }

@@ -37,7 +37,7 @@ export interface Measured<T> {
   harnessCpu: { loadGenerator: number; proxy: number };
 }
 
-export async function measured<T>(ctx: Context, work: () => Promise<T>): Promise<Measured<T>> {
+export async function measured<T>(ctx: Pick<Context, "server" | "probe" | "proxy">, work: () => Promise<T>): Promise<Measured<T>> {
   const database = ctx.server.databaseName;
   const countsBefore = await ctx.proxy.snapshot();
   const activityBefore = await ctx.probe.activity(database);

@@ -13,6 +13,7 @@ import type { P3Figures } from "../workloads/p3-initial-sync.ts";
 import type { IdleFigures, SocketFigures } from "../workloads/p4-memory.ts";
 import type { P5Result } from "../workloads/p5-fanout.ts";
 import type { P6Figures } from "../workloads/p6-state-growth.ts";
+import type { P7Result } from "../workloads/p7-federation-join.ts";
 
 export interface ServerResults {
   label: string;
@@ -134,9 +135,42 @@ export function rows(m: ServerResults, s: ServerResults, ceiling: CeilingFigures
     p6("state change send p50", "ms", (r) => r.send.p50),
     p6("state change send p99", "ms", (r) => r.send.p99),
   );
-  for (const row of out) {
+  withRatios(out);
+  return out;
+}
+
+function withRatios(table: Row[]): void {
+  for (const row of table) {
     if (row.myelin !== undefined && row.synapse !== undefined && row.synapse !== 0) row.ratio = row.myelin / row.synapse;
   }
+}
+
+/** P7's rows: each room size, ours joining against a second Synapse joining the same room (run outside the per-server loop: it needs three servers). */
+export function p7Rows(p7: P7Result | undefined): Row[] {
+  const out: Row[] = [];
+  for (const size of p7?.sizes ?? []) {
+    const row = (figure: string, unit: string, get: (r: NonNullable<typeof size.myelin>) => number): Row => ({
+      workload: `P7 ${size.members}`,
+      figure,
+      unit,
+      better: "lower",
+      myelin: size.myelin && get(size.myelin),
+      synapse: size.synapse && get(size.synapse),
+    });
+    const synapseMode = size.synapse ? (size.synapse.result.partialState ? "Synapse: partial state" : "Synapse: full state") : "Synapse: not run";
+    out.push(
+      row(`join: request to its 200 (ours: full state; ${synapseMode})`, "ms", (r) => r.result.joinMs),
+      row("join: room in the joiner's /sync", "ms", (r) => r.result.syncMs),
+      row("join: /members complete", "ms", (r) => r.result.membersMs),
+      row("join: full state held", "ms", (r) => r.result.fullStateMs),
+      row("joiner peak RSS", "MiB", (r) => r.server.peakRssMiB),
+      row("joiner CPU", "s", (r) => r.server.cpuSeconds),
+      row("joiner's PostgreSQL CPU", "s", (r) => r.postgres.cpuSeconds),
+      row("joiner's SQL statements", "", (r) => r.sql.statements),
+      row("host Synapse CPU", "s", (r) => r.result.hostCpuSeconds),
+    );
+  }
+  withRatios(out);
   return out;
 }
 

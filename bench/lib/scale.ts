@@ -12,6 +12,8 @@ export interface Scale {
   p5: { sizes: number[]; ratePerSecond: number; seconds: number };
   /** State changes sent into P5's largest room. */
   p6: { changes: number };
+  /** P7: members of the Synapse-hosted room that each joiner joins over federation, one size after the other. */
+  p7: { sizes: number[] };
   /** How long to wait for outstanding deliveries after the last send. */
   drainMs: number;
   /** Longest wait for a server to go quiet before a measured window. */
@@ -25,6 +27,7 @@ export const ISSUE: Scale = {
   p4: { idleSockets: 10_000 },
   p5: { sizes: [50, 200, 1000], ratePerSecond: 5, seconds: 30 },
   p6: { changes: 1000 },
+  p7: { sizes: [1000, 5000] },
   drainMs: 30_000,
   settleMs: 15_000,
 };
@@ -36,6 +39,7 @@ export const FULL: Scale = {
   p4: { idleSockets: 10_000 },
   p5: { sizes: [50, 200, 500], ratePerSecond: 5, seconds: 15 },
   p6: { changes: 200 },
+  p7: { sizes: [1000, 5000] },
   drainMs: 15_000,
   settleMs: 5_000,
 };
@@ -47,6 +51,7 @@ export const QUICK: Scale = {
   p4: { idleSockets: 50 },
   p5: { sizes: [3, 6], ratePerSecond: 5, seconds: 1 },
   p6: { changes: 10 },
+  p7: { sizes: [20] },
   drainMs: 10_000,
   settleMs: 1_000,
 };

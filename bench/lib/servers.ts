@@ -13,6 +13,7 @@ import YAML from "yaml";
 import { deleteRedisKeys } from "../../spec/support/redis-keys.ts";
 import { repoRoot } from "../../spec/support/repo-root.ts";
 import { freePort } from "../../spec/support/ports.ts";
+import { mergeConfig } from "../../spec/support/server-process.ts";
 import { startSynapse } from "../../spec/support/synapse.ts";
 import { testRedisUrl, testServerUrl } from "../../spec/support/test-env.ts";
 import { sleep } from "./pool.ts";
@@ -34,6 +35,10 @@ export interface BenchServer {
   settings: Record<string, unknown>;
   /** The last lines of the server's log, for error messages. */
   logTail(lines?: number): string;
+  /** The whole log so far (P7 reads the joiner's). */
+  logs(): string;
+  /** `127.0.0.1:<federation port>` */
+  serverName: string;
   /** Ours only: a fresh process on the same config and database (for memory figures untouched by earlier work). */
   restart?(): Promise<void>;
   stop(): Promise<void>;
@@ -48,6 +53,8 @@ export interface StartOptions {
   streamConnections: number;
   /** Ours only: write a V8 CPU profile into this folder on exit (node --cpu-prof). */
   cpuProfileDir?: string;
+  /** Merged over the configuration (deeply): what one workload needs beyond the common settings (P7's federation). */
+  config?: Record<string, unknown>;
 }
 
 const START_TIMEOUT_MS = 180_000;
@@ -100,14 +107,17 @@ export async function startMyelin(options: StartOptions): Promise<BenchServer> {
     redis: { url: testRedisUrl, key_prefix: redisPrefix },
     stream: { max_connections: options.streamConnections },
   };
-  const config = {
-    ...generated,
-    ...settings,
-    listeners: {
-      client: { port: clientPort, bind_addresses: ["127.0.0.1"] },
-      federation: { ...generated.listeners.federation, port: federationPort, bind_addresses: ["127.0.0.1"] },
+  const config = mergeConfig(
+    {
+      ...generated,
+      ...settings,
+      listeners: {
+        client: { port: clientPort, bind_addresses: ["127.0.0.1"] },
+        federation: { ...generated.listeners.federation, port: federationPort, bind_addresses: ["127.0.0.1"] },
+      },
     },
-  };
+    options.config ?? {},
+  );
   writeFileSync(configPath, YAML.stringify(config), { mode: 0o600 });
   await options.probe.createDatabase(options.databaseName);
 
@@ -169,8 +179,10 @@ export async function startMyelin(options: StartOptions): Promise<BenchServer> {
     databaseName: options.databaseName,
     sharedSecret: generated.registration_shared_secret as string,
     startMs,
-    settings: { ...settings, database: { pool_max: "default (10)" }, redis: { key_prefix: "per run" } },
+    settings: { ...settings, ...options.config, database: { pool_max: "default (10)" }, redis: { key_prefix: "per run" } },
     logTail,
+    logs: () => tailOf(logFile, Number.MAX_SAFE_INTEGER),
+    serverName: `127.0.0.1:${federationPort}`,
     async restart() {
       await current!.terminate();
       current = await launch();
@@ -183,7 +195,7 @@ export async function startMyelin(options: StartOptions): Promise<BenchServer> {
 export async function startBenchSynapse(options: StartOptions): Promise<BenchServer> {
   // Synapse's own defaults for the pool (the harness keeps tests at 1-5).
   const settings = { database: { args: { cp_min: 5, cp_max: 10 } } };
-  const synapse = await startSynapse({ databaseName: options.databaseName, databasePort: options.databasePort, config: settings, startTimeoutMs: START_TIMEOUT_MS });
+  const synapse = await startSynapse({ databaseName: options.databaseName, databasePort: options.databasePort, config: mergeConfig(settings, options.config ?? {}), startTimeoutMs: START_TIMEOUT_MS });
   return {
     kind: "synapse",
     label: `Synapse ${SYNAPSE_VERSION}`,
@@ -201,6 +213,8 @@ export async function startBenchSynapse(options: StartOptions): Promise<BenchSer
       bcrypt_rounds: "4 (registration and login only; no workload times either)",
     },
     logTail: (lines = 30) => synapse.logs().split("\n").slice(-lines).join("\n"),
+    logs: () => synapse.logs(),
+    serverName: synapse.serverName,
     stop: () => synapse.stop(),
   };
 }

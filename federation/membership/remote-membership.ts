@@ -121,16 +121,30 @@ export function createRemoteMembership(deps: RemoteMembershipDeps) {
     return ordered;
   }
 
-  async function persistJoin(version: RoomVersion, roomId: string, join: RoomEvent, answer: JsonObject): Promise<void> {
+  /** Milliseconds since `start` (performance.now()), to one decimal. */
+  const since = (start: number) => Math.round((performance.now() - start) * 10) / 10;
+
+  async function persistJoin(version: RoomVersion, roomId: string, join: RoomEvent, answer: JsonObject, phases: Record<string, number>): Promise<void> {
+    let mark = performance.now();
     const state = await verifiedEvents(version, roomId, Array.isArray(answer.state) ? answer.state : []);
     const chain = await verifiedEvents(version, roomId, Array.isArray(answer.auth_chain) ? answer.auth_chain : []);
+    phases.verifyMs = since(mark);
+    phases.stateEvents = state.size;
+    phases.authChainEvents = chain.size;
     const all = new Map([...chain, ...state]);
     const create = [...state.values()].find((e) => e.type === "m.room.create" && e.stateKey === "");
     if (!create) throw new MatrixError(502, "M_UNKNOWN", "The join answer has no create event");
+    mark = performance.now();
     const { value: appended } = await deps.rooms.write(async (w) => {
+      phases.transactionOpenMs = since(mark);
+      mark = performance.now();
       await insertRoomIfMissing(w.tx, { roomId, version: version.id, creator: create.sender, isPublic: false, now: w.now });
       await w.lock(roomId);
-      for (const event of authOrder(all)) await w.ingestOutlier(version, event);
+      phases.lockMs = since(mark);
+      mark = performance.now();
+      phases.outliersStored = await w.ingestOutliers(version, authOrder(all));
+      phases.outliersMs = since(mark);
+      mark = performance.now();
       const held = await getEventsByIds(w.tx, [...state.keys()]);
       const entries = new Map<string, { type: string; stateKey: string; eventNid: number }>();
       for (const event of state.values()) {
@@ -140,8 +154,15 @@ export function createRemoteMembership(deps: RemoteMembershipDeps) {
         }
       }
       const stateBefore = await snapshotOf(w.tx, roomId, [...entries.values()]);
-      return w.ingest(version, join, { stateBefore, federateOut: true });
+      phases.snapshotMs = since(mark);
+      mark = performance.now();
+      const ingested = await w.ingest(version, join, { stateBefore, federateOut: true });
+      phases.joinIngestMs = since(mark);
+      mark = performance.now();
+      return ingested;
     });
+    // The commit of the room's events, COMMIT itself and the after-commit wake-ups.
+    phases.commitMs = since(mark);
     if (appended && appended.outcome.kind !== "accepted") throw forbidden(`The join was refused: ${appended.outcome.reason}`);
   }
 
@@ -152,8 +173,15 @@ export function createRemoteMembership(deps: RemoteMembershipDeps) {
 
   async function joinThrough(roomId: string, userId: string, servers: readonly string[], content: JsonObject): Promise<void> {
     await firstThatWorks(servers, "Room", async (server) => {
+      // Where a join's time goes, logged at debug (P7 of bench/ reads it): round trips, verification, storage.
+      const phases: Record<string, number> = {};
+      const started = performance.now();
+      let mark = started;
       const { event, version } = await signTemplate(server, roomId, userId, "join", content);
+      phases.makeJoinMs = since(mark);
+      mark = performance.now();
       const answer = await client.request(server, "PUT", `${fv2}/send_join/${encodeURIComponent(roomId)}/${encodeURIComponent(event.eventId)}`, { body: event.pdu });
+      phases.sendJoinMs = since(mark);
       if (!isJsonObject(answer)) throw new MatrixError(502, "M_UNKNOWN", `${server} sent a malformed send_join answer`);
       // A restricted join comes back with the resident's signature added; the event ID is the same.
       let join = event;
@@ -161,7 +189,8 @@ export function createRemoteMembership(deps: RemoteMembershipDeps) {
         const returned = await verifyPdu(answer.event, version, deps.keyring, { roomId, eventId: event.eventId });
         if (returned.ok) join = returned.event;
       }
-      await persistJoin(version, roomId, join, answer);
+      await persistJoin(version, roomId, join, answer, phases);
+      log.debug({ roomId, server, roomVersion: version.id, ...phases, totalMs: since(started) }, "remote join phases");
     });
   }
 

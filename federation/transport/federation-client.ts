@@ -150,7 +150,7 @@ export function createFederationClient(deps: FederationClientDeps): FederationCl
       deps.log.debug({ destination, method, path, failure, durationMs: Date.now() - started }, "federation request failed");
       throw new FederationError(destination, failure, `${method} ${path} to ${destination}: ${(err as Error).message}`, { cause: err });
     }
-    deps.log.debug({ destination, method, path, status: response.status, durationMs: Date.now() - started }, "federation request");
+    deps.log.debug({ destination, method, path, status: response.status, bytes: response.body.length, durationMs: Date.now() - started }, "federation request");
     let body: JsonValue | undefined;
     try {
       body = response.body.length === 0 ? undefined : (JSON.parse(response.body.toString("utf8")) as JsonValue);

@@ -68,12 +68,31 @@ export function signBytes(key: SigningKey, bytes: Uint8Array): Buffer {
   return sign(null, bytes, key.privateKey);
 }
 
+/**
+ * Public keys as Node key objects, by their bytes: a join's state holds
+ * thousands of events signed by the same few keys, and building the key
+ * object each time cost about as much as half a verification. Bounded; the
+ * oldest goes first.
+ */
+const publicKeyObjects = new Map<string, KeyObject>();
+const PUBLIC_KEY_OBJECTS = 1024;
+
+function publicKeyObject(publicKey: Uint8Array): KeyObject {
+  const id = Buffer.from(publicKey).toString("base64");
+  let key = publicKeyObjects.get(id);
+  if (!key) {
+    key = createPublicKey({ key: Buffer.concat([SPKI_ED25519_PREFIX, publicKey]), format: "der", type: "spki" });
+    if (publicKeyObjects.size >= PUBLIC_KEY_OBJECTS) publicKeyObjects.delete(publicKeyObjects.keys().next().value!);
+    publicKeyObjects.set(id, key);
+  }
+  return key;
+}
+
 /** False (never throws) for a malformed key or signature. */
 export function verifyBytes(publicKey: Uint8Array, bytes: Uint8Array, signature: Uint8Array): boolean {
   if (publicKey.byteLength !== 32 || signature.byteLength !== SIGNATURE_BYTES) return false;
   try {
-    const key = createPublicKey({ key: Buffer.concat([SPKI_ED25519_PREFIX, publicKey]), format: "der", type: "spki" });
-    return verify(null, bytes, key, signature);
+    return verify(null, bytes, publicKeyObject(publicKey), signature);
   } catch {
     return false;
   }

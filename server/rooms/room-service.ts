@@ -15,7 +15,7 @@ import { storeInviteRoomState } from "../storage/federation.ts";
 import { getRoomVersionId, insertRoomIfMissing, lockRoom, roomMembers, setMembership } from "../storage/state.ts";
 import { appendLocalEvent, buildLocalEvent, type EventDraft, type Signer } from "./events/build-local.ts";
 import { commitAppended } from "./events/commit.ts";
-import { ingestEvent, ingestOutlier, type IngestOptions } from "./events/ingest.ts";
+import { ingestEvent, ingestOutlier, ingestOutliers, type IngestOptions } from "./events/ingest.ts";
 import { persistEvent, type Appended } from "./events/persist.ts";
 
 /** What one committed write did to one room. */
@@ -71,6 +71,8 @@ export interface RoomWrite {
   ingest(version: RoomVersion, event: RoomEvent, options?: IngestOptions): Promise<Appended | undefined>;
   /** Stores an event without a place in the DAG (auth chain, state from a join). */
   ingestOutlier(version: RoomVersion, event: RoomEvent): Promise<Appended | undefined>;
+  /** `ingestOutlier` for many events, auth events first, in a few statements; returns how many were new. */
+  ingestOutliers(version: RoomVersion, events: readonly RoomEvent[]): Promise<number>;
   /** Hands events persisted by other pipeline entry points (the create event) to the commit. */
   record(roomId: string, version: RoomVersion, appended: Appended): void;
   /** Commits a room's events now rather than at the end, to order it before other rooms of the write. */
@@ -139,6 +141,7 @@ export function createRoomService(deps: RoomServiceDeps) {
           return appended;
         },
         ingestOutlier: (version, event) => ingestOutlier(tx, version, event),
+        ingestOutliers: (version, events) => ingestOutliers(tx, version, events),
         record,
         commit,
         announce: (change) => committed.push(change),

@@ -122,6 +122,71 @@ export async function insertEvent(q: Queryable, event: NewEvent): Promise<number
   return nid;
 }
 
+/** Rows per INSERT of `insertOutlierEvents` (its arrays are parameters; a join's state may hold tens of thousands of events). */
+const OUTLIER_INSERT_BATCH = 1000;
+
+/** An outlier to store: no snapshots, never federated out. */
+export type NewOutlier = Pick<NewEvent, "eventId" | "roomId" | "type" | "stateKey" | "sender" | "originServerTs" | "depth" | "rejectedReason" | "pdu" | "prevEventIds" | "authEventIds">;
+
+/**
+ * Stores events without a place in the DAG (no snapshots, not federated
+ * out) with their DAG edges, a thousand rows per statement: what
+ * `insertEvent` does for one outlier, for the state and auth chain of a
+ * join. None of them may be held yet. Returns each event's numeric ID.
+ */
+export async function insertOutlierEvents(q: Queryable, events: readonly NewOutlier[]): Promise<Map<string, number>> {
+  const nids = new Map<string, number>();
+  for (let i = 0; i < events.length; i += OUTLIER_INSERT_BATCH) {
+    const chunk = events.slice(i, i + OUTLIER_INSERT_BATCH);
+    const column = <T>(get: (e: NewOutlier) => T) => chunk.map(get);
+    const { rows } = await q.query<{ event_nid: number; event_id: string }>(
+      `INSERT INTO events (event_id, room_id, type, state_key, sender, origin_server_ts, depth, state_group_before, state_group_after,
+                           rejected_reason, outlier, soft_failed, federate_out, pdu)
+       SELECT event_id, room_id, type, state_key, sender, origin_server_ts, depth, NULL, NULL, rejected_reason, TRUE, FALSE, FALSE, pdu
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::bigint[], $8::text[], $9::text[])
+         AS t (event_id, room_id, type, state_key, sender, origin_server_ts, depth, rejected_reason, pdu)
+       ON CONFLICT (event_id) DO NOTHING
+       RETURNING event_nid, event_id`,
+      [
+        column((e) => e.eventId),
+        column((e) => e.roomId),
+        column((e) => e.type),
+        column((e) => e.stateKey ?? null),
+        column((e) => e.sender),
+        column((e) => e.originServerTs),
+        column((e) => e.depth),
+        column((e) => e.rejectedReason),
+        column((e) => e.pdu),
+      ],
+    );
+    if (rows.length !== chunk.length) throw new Error(`${chunk.length - rows.length} of ${chunk.length} outliers are already stored`);
+    for (const row of rows) nids.set(row.event_id, row.event_nid);
+    const edges = (ids: (e: NewOutlier) => readonly string[]) => {
+      const from: number[] = [];
+      const to: string[] = [];
+      for (const e of chunk) {
+        for (const id of ids(e)) {
+          from.push(nids.get(e.eventId)!);
+          to.push(id);
+        }
+      }
+      return [from, to];
+    };
+    const [prevFrom, prevTo] = edges((e) => e.prevEventIds);
+    if (prevFrom!.length > 0) await q.query(`INSERT INTO event_edges (event_nid, prev_event_id) SELECT * FROM unnest($1::bigint[], $2::text[]) ON CONFLICT DO NOTHING`, [prevFrom, prevTo]);
+    const [authFrom, authTo] = edges((e) => e.authEventIds);
+    if (authFrom!.length > 0) await q.query(`INSERT INTO event_auth_edges (event_nid, auth_event_id) SELECT * FROM unnest($1::bigint[], $2::text[]) ON CONFLICT DO NOTHING`, [authFrom, authTo]);
+  }
+  return nids;
+}
+
+/** Which of `eventIds` are held, in any form (timeline, outlier, rejected). */
+export async function heldEventIds(q: Queryable, eventIds: readonly string[]): Promise<Set<string>> {
+  if (eventIds.length === 0) return new Set();
+  const { rows } = await q.query<{ event_id: string }>(`SELECT event_id FROM events WHERE event_id = ANY($1::text[])`, [eventIds]);
+  return new Set(rows.map((r) => r.event_id));
+}
+
 export async function getEventsByIds(q: Queryable, eventIds: readonly string[]): Promise<Map<string, StoredEvent>> {
   if (eventIds.length === 0) return new Map();
   const { rows } = await q.query<EventRow>(`SELECT ${COLUMNS} FROM events WHERE event_id = ANY($1::text[])`, [eventIds]);

@@ -197,11 +197,17 @@ export async function currentStateChangedSince(q: Queryable, roomId: string, sin
   return rows.map((r) => ({ type: r.type, stateKey: r.state_key, eventNid: r.event_nid }));
 }
 
-export async function setCurrentState(q: Queryable, roomId: string, entry: StateEntry, streamOrdering: number): Promise<void> {
+/**
+ * The current state of many keys in one statement (a join's whole state
+ * becomes current at once). Each (type, state_key) at most once.
+ */
+export async function setCurrentStates(q: Queryable, roomId: string, entries: readonly StateEntry[], streamOrdering: number): Promise<void> {
+  if (entries.length === 0) return;
   await q.query(
-    `INSERT INTO room_current_state (room_id, type, state_key, event_nid, stream_ordering) VALUES ($1, $2, $3, $4, $5)
+    `INSERT INTO room_current_state (room_id, type, state_key, event_nid, stream_ordering)
+     SELECT $1, t, k, n, $5 FROM unnest($2::text[], $3::text[], $4::bigint[]) AS u(t, k, n)
      ON CONFLICT (room_id, type, state_key) DO UPDATE SET event_nid = EXCLUDED.event_nid, stream_ordering = EXCLUDED.stream_ordering`,
-    [roomId, entry.type, entry.stateKey, entry.eventNid, streamOrdering],
+    [roomId, entries.map((e) => e.type), entries.map((e) => e.stateKey), entries.map((e) => e.eventNid), streamOrdering],
   );
 }
 
@@ -238,6 +244,18 @@ export async function setMembership(q: Queryable, roomId: string, userId: string
      ON CONFLICT (room_id, user_id) DO UPDATE SET membership = EXCLUDED.membership, event_nid = EXCLUDED.event_nid,
        stream_ordering = EXCLUDED.stream_ordering, forgotten = FALSE`,
     [roomId, userId, membership, eventNid, streamOrdering],
+  );
+}
+
+/** `setMembership` for many users of one room in one statement; each user at most once. */
+export async function setMemberships(q: Queryable, roomId: string, rows: ReadonlyArray<{ userId: string; membership: string; eventNid: number }>, streamOrdering: number): Promise<void> {
+  if (rows.length === 0) return;
+  await q.query(
+    `INSERT INTO room_memberships (room_id, user_id, membership, event_nid, stream_ordering)
+     SELECT $1, u, m, n, $5 FROM unnest($2::text[], $3::text[], $4::bigint[]) AS r(u, m, n)
+     ON CONFLICT (room_id, user_id) DO UPDATE SET membership = EXCLUDED.membership, event_nid = EXCLUDED.event_nid,
+       stream_ordering = EXCLUDED.stream_ordering, forgotten = FALSE`,
+    [roomId, rows.map((r) => r.userId), rows.map((r) => r.membership), rows.map((r) => r.eventNid), streamOrdering],
   );
 }
 

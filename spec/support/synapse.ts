@@ -43,6 +43,13 @@ export interface SynapseOptions {
    * still created and dropped on the server itself.
    */
   databasePort?: number;
+  /**
+   * Create the database as a copy of this one (CREATE DATABASE … TEMPLATE) instead of an empty one:
+   * a benchmark reuses a populated server. The copy keeps the template's collation.
+   */
+  databaseTemplate?: string;
+  /** The signing key file's contents, for a server resumed from a copied database (its events carry this key's signatures). */
+  signingKey?: string;
 }
 
 export interface SynapseUser {
@@ -257,7 +264,7 @@ export async function startSynapse(options: SynapseOptions = {}): Promise<Runnin
   const sharedSecret = randomBytes(24).toString("hex");
   const logFile = join(dir, "homeserver.log");
 
-  writeFileSync(join(dir, "signing.key"), formatSigningKeyFile(generateSigningKey()), { mode: 0o600 });
+  writeFileSync(join(dir, "signing.key"), options.signingKey ?? formatSigningKeyFile(generateSigningKey()), { mode: 0o600 });
   const pems = await generateCertificate([{ name: "commonName", value: "127.0.0.1" }], {
     keyType: "ec",
     notAfterDate: new Date(Date.now() + 7 * 24 * 3600 * 1000),
@@ -272,8 +279,13 @@ export async function startSynapse(options: SynapseOptions = {}): Promise<Runnin
   writeFileSync(configPath, YAML.stringify(config), { mode: 0o600 });
 
   // Synapse refuses a database whose collation is not C (its ordering of text keys depends on it).
+  const template = options.databaseTemplate;
   await withAdmin((c) =>
-    c.query(`CREATE DATABASE ${pg.escapeIdentifier(databaseName)} TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'`),
+    c.query(
+      template
+        ? `CREATE DATABASE ${pg.escapeIdentifier(databaseName)} TEMPLATE ${pg.escapeIdentifier(template)}`
+        : `CREATE DATABASE ${pg.escapeIdentifier(databaseName)} TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'`,
+    ),
   );
 
   const clientUrl = `http://127.0.0.1:${clientPort}`;

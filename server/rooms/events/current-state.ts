@@ -3,6 +3,7 @@
 // room_current_state and room_memberships following. The changes are returned
 // so the commit can give them the event's stream position and sync can send
 // state that changed through resolution, not only through the event itself.
+import { stateTuple, type StateKeyTuple } from "../../protocol/events.ts";
 import type { RoomVersion } from "../../protocol/room-versions.ts";
 import type { Queryable } from "../../storage/database.ts";
 import { advanceForwardExtremities, eventsWithChildren, getEventsByIds, getEventsByNids, getForwardExtremities } from "../../storage/events.ts";
@@ -10,10 +11,11 @@ import {
   deleteCurrentState,
   deleteMembership,
   getCurrentStateGroup,
-  setCurrentState,
   setCurrentStateGroup,
-  setMembership,
+  setCurrentStates,
+  setMemberships,
   type StateChange,
+  type StateEntry,
 } from "../../storage/state.ts";
 import { pduOf } from "../stored-event.ts";
 import { resolveSnapshots, snapshotDifference } from "./snapshots.ts";
@@ -34,19 +36,27 @@ export interface TimelineEvent {
 
 /** Applies state changes to room_current_state and room_memberships (positions are set at commit). */
 async function applyToCurrentState(tx: Queryable, roomId: string, changes: readonly StateChange[]): Promise<void> {
-  const memberNids = changes.filter((c) => c.type === "m.room.member" && c.eventNid !== null).map((c) => c.eventNid!);
+  // One change per key, the last winning (as applying them one by one would leave it).
+  const byKey = new Map<StateKeyTuple, StateChange>();
+  for (const change of changes) byKey.set(stateTuple(change.type, change.stateKey), change);
+  const memberNids = [...byKey.values()].filter((c) => c.type === "m.room.member" && c.eventNid !== null).map((c) => c.eventNid!);
   const members = await getEventsByNids(tx, memberNids);
-  for (const change of changes) {
+  const entries: StateEntry[] = [];
+  const memberships: Array<{ userId: string; membership: string; eventNid: number }> = [];
+  for (const change of byKey.values()) {
     if (change.eventNid === null) {
       await deleteCurrentState(tx, roomId, change.type, change.stateKey);
       if (change.type === "m.room.member") await deleteMembership(tx, roomId, change.stateKey);
       continue;
     }
-    await setCurrentState(tx, roomId, { type: change.type, stateKey: change.stateKey, eventNid: change.eventNid }, 0);
+    entries.push({ type: change.type, stateKey: change.stateKey, eventNid: change.eventNid });
     if (change.type !== "m.room.member") continue;
     const membership = (pduOf(members.get(change.eventNid)!).content as { membership?: unknown } | undefined)?.membership;
-    if (typeof membership === "string") await setMembership(tx, roomId, change.stateKey, membership, change.eventNid, 0);
+    if (typeof membership === "string") memberships.push({ userId: change.stateKey, membership, eventNid: change.eventNid });
   }
+  // A whole state at once after a remote join: one statement per table, not one per entry.
+  await setCurrentStates(tx, roomId, entries, 0);
+  await setMemberships(tx, roomId, memberships, 0);
 }
 
 /** Moves extremities and current state past a new timeline event; returns the current-state changes. */

@@ -5,7 +5,7 @@
 import type { RoomEvent } from "../../protocol/events.ts";
 import type { RoomVersion } from "../../protocol/room-versions.ts";
 import type { Queryable } from "../../storage/database.ts";
-import { insertEvent, setStateGroupAfter, updateBackwardExtremities } from "../../storage/events.ts";
+import { insertEvent, setStateGroupAfter, updateBackwardExtremities, type NewEvent } from "../../storage/events.ts";
 import { createStateGroup, type StateChange } from "../../storage/state.ts";
 import { indexRelation } from "../relations.ts";
 import { advanceCurrentState } from "./current-state.ts";
@@ -50,13 +50,9 @@ export interface Appended {
   backfilled?: boolean;
 }
 
-export async function persistEvent(tx: Queryable, version: RoomVersion, req: PersistRequest): Promise<Appended> {
-  const { event, outcome, outlier } = req;
-  const rejected = outcome.kind === "rejected";
-  // A state event that passed the checks against the state before it has its own snapshot.
-  const ownSnapshot = !outlier && !rejected && event.stateKey !== undefined;
-  const before = outlier ? null : req.stateBefore;
-  const nid = await insertEvent(tx, {
+/** The columns of a stored event that come from the event itself, whatever its outcome. */
+export function eventColumns(event: RoomEvent): Pick<NewEvent, "eventId" | "roomId" | "type" | "stateKey" | "sender" | "originServerTs" | "depth" | "pdu" | "prevEventIds" | "authEventIds"> {
+  return {
     eventId: event.eventId,
     roomId: event.roomId,
     type: event.type,
@@ -64,15 +60,26 @@ export async function persistEvent(tx: Queryable, version: RoomVersion, req: Per
     sender: event.sender,
     originServerTs: event.originServerTs,
     depth: event.depth,
+    pdu: JSON.stringify(event.pdu),
+    prevEventIds: event.prevEventIds,
+    authEventIds: event.authEventIds,
+  };
+}
+
+export async function persistEvent(tx: Queryable, version: RoomVersion, req: PersistRequest): Promise<Appended> {
+  const { event, outcome, outlier } = req;
+  const rejected = outcome.kind === "rejected";
+  // A state event that passed the checks against the state before it has its own snapshot.
+  const ownSnapshot = !outlier && !rejected && event.stateKey !== undefined;
+  const before = outlier ? null : req.stateBefore;
+  const nid = await insertEvent(tx, {
+    ...eventColumns(event),
     stateGroupBefore: before,
     stateGroupAfter: ownSnapshot ? null : before,
     rejectedReason: rejected ? outcome.reason : null,
     outlier,
     softFailed: outcome.kind === "soft_failed",
     federateOut: req.federateOut === true && outcome.kind === "accepted" && !outlier,
-    pdu: JSON.stringify(event.pdu),
-    prevEventIds: event.prevEventIds,
-    authEventIds: event.authEventIds,
   });
   if (outlier || rejected) return { nid, event, outcome, timeline: false, stateChanges: [] };
 

@@ -270,6 +270,37 @@ describe("event pipeline with a forked DAG (real PostgreSQL, real server process
         expect(await ingest(version, event)).to.equal(undefined);
       });
 
+      it("stores many outliers at once with the outcomes one at a time would give (a join's state)", async () => {
+        const prevs = await getForwardExtremities(db, roomId);
+        const unknown = version.eventFormat === "v1" ? "$unknown-auth:remote.test" : `$${"U".repeat(43)}`;
+        const message = (body: string, extra: { authEventIds?: string[] } = {}) =>
+          remote(version, { roomId, sender: BOB, type: "m.room.message", content: { msgtype: "m.text", body }, prevEventIds: prevs, authFrom: "current", ...extra });
+        const good = await message("batched outlier");
+        const orphan = await message("cites an auth event we lack", { authEventIds: [...good.authEventIds, unknown] });
+        const held = await message("held before the batch");
+        await rooms.write(async (w) => {
+          await w.lock(roomId);
+          await w.ingestOutlier(version, held);
+        });
+        let count = 0;
+        await rooms.write(async (w) => {
+          await w.lock(roomId);
+          // The held event and a repeat are skipped, as ingestOutlier would skip them.
+          count = await w.ingestOutliers(version, [held, good, orphan, good]);
+        });
+        expect(count).to.equal(2);
+        const rows = await db.query<{ event_id: string; outlier: boolean; rejected_reason: string | null; auth: string[] }>(
+          `SELECT e.event_id, e.outlier, e.rejected_reason, array(SELECT auth_event_id FROM event_auth_edges a WHERE a.event_nid = e.event_nid ORDER BY 1) AS auth
+           FROM events e WHERE e.event_id = ANY($1::text[])`,
+          [[good.eventId, orphan.eventId]],
+        );
+        const byId = new Map(rows.rows.map((r) => [r.event_id, r]));
+        expect(byId.get(good.eventId)).to.deep.include({ outlier: true, rejected_reason: null, auth: [...good.authEventIds].sort() });
+        expect(byId.get(orphan.eventId)?.outlier).to.equal(true);
+        expect(byId.get(orphan.eventId)?.rejected_reason).to.equal(`auth event ${unknown} is not held`);
+        expect((await stored(good.eventId)).streamOrdering).to.equal(null);
+      });
+
       it("lets the local user keep sending on top of the merged DAG", async () => {
         const res = await api.put<{ event_id: string }>(`${room(roomId)}/send/m.room.message/t${Date.now()}`, { msgtype: "m.text", body: "local after fork" }, { token: alice.access_token });
         expect(res.status, JSON.stringify(res.body)).to.equal(200);
