@@ -21,8 +21,9 @@ describe("sync fan-out (real server process)", function () {
   let api: TestClient;
 
   before(async () => {
-    // Presence off: members coming online would wake each other too, and this counts a message's cost alone.
-    server = await startServer({ config: { presence: { enabled: false } } });
+    // Presence off: members coming online would wake each other too, and this counts a message's cost
+    // alone; the api role runs no job workers, whose own statements would blur the count.
+    server = await startServer({ config: { presence: { enabled: false } }, args: ["--role", "api"] });
     api = new TestClient(server.baseUrl);
   });
   after(async () => {
@@ -87,8 +88,10 @@ describe("sync fan-out (real server process)", function () {
     const smallCost = (await fanOut(small, "counted small")).cost;
     const largeCost = (await fanOut(large, "counted large")).cost;
     // A statement per member per read (about 20 reads each) would add some 500
-    // statements for the larger room; batched, the two cost the same.
-    expect(largeCost, `statements: ${SMALL} members ${smallCost}, ${LARGE} members ${largeCost}`).to.be.at.most(smallCost + 10);
+    // statements for the larger room; batched, the two cost about the same
+    // (allowed: less than one statement per added member, for the odd read
+    // that falls outside its batch).
+    expect(largeCost, `statements: ${SMALL} members ${smallCost}, ${LARGE} members ${largeCost}`).to.be.below(smallCost + (LARGE - SMALL));
   });
 
   it("answers an initial sync of many rooms with about as many statements as one of a few, every room complete", async () => {
