@@ -111,6 +111,7 @@ async function main(): Promise<void> {
   if (migration.applied.length > 0) log.info({ applied: migration.applied }, "database migrations applied");
   // Reads issued together (a commit waking a room's members) run as one statement each (server/storage/batching-reader.ts).
   const db: Database = createBatchingReader(createDatabase(database.url, { max: config.database.pool_max }), {
+    mergeDistinct: config.database.batch_reads,
     onBatchError: (err, text) => log.warn({ err, sql: text.slice(0, 200) }, "a batched read failed; its queries ran one by one"),
   });
   const redis = await connectRedis(config.redis.url, config.redis.key_prefix);

@@ -29,6 +29,8 @@ export interface HomeserverConfig {
   database: {
     url?: string;
     pool_max: number;
+    /** Merge concurrent reads that differ only in parameters into one statement (server/storage/batching-reader.ts). */
+    batch_reads: boolean;
     embedded_data_dir: string;
     embedded_port: number;
   };
@@ -191,6 +193,7 @@ export const configSchema = {
       properties: {
         url: { type: "string", pattern: "^postgres(ql)?://" },
         pool_max: { type: "integer", minimum: 1, maximum: 1000, default: 10 },
+        batch_reads: { type: "boolean", default: false },
         embedded_data_dir: { type: "string", default: "./data/postgres" },
         embedded_port: { ...port, default: 54329 },
       },

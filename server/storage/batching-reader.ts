@@ -37,6 +37,12 @@ export interface BatchingReader extends Database {
 }
 
 export interface BatchingReaderOptions {
+  /**
+   * Merge reads that differ only in parameters into one UNION ALL statement
+   * (default true). Off, only identical reads are merged: each distinct one
+   * runs alone, as without the reader.
+   */
+  mergeDistinct?: boolean;
   /** Most parameter sets in one statement (each adds a branch to plan). */
   maxBatch?: number;
   /** Called when a batched statement failed (its queries then ran one by one). */
@@ -130,7 +136,7 @@ export function createBatchingReader(db: Database, options: BatchingReaderOption
         if (group) group.push(call);
         else groups.set(key, [call]);
       }
-      if (groups.size === 1 || unbatchable.has(text)) {
+      if (groups.size === 1 || unbatchable.has(text) || options.mergeDistinct === false) {
         for (const group of groups.values()) settle(group, direct(text, group[0]!.values));
       } else {
         void runBatch(text, [...groups.values()]);

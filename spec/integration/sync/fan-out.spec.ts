@@ -23,7 +23,7 @@ describe("sync fan-out (real server process)", function () {
   before(async () => {
     // Presence off: members coming online would wake each other too, and this counts a message's cost
     // alone; the api role runs no job workers, whose own statements would blur the count.
-    server = await startServer({ config: { presence: { enabled: false } }, args: ["--role", "api"] });
+    server = await startServer({ config: { presence: { enabled: false }, database: { batch_reads: true } }, args: ["--role", "api"] });
     api = new TestClient(server.baseUrl);
   });
   after(async () => {
