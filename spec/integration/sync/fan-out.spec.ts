@@ -120,6 +120,10 @@ describe("sync fan-out (real server process)", function () {
     };
     const few = await initialSync(3);
     const many = await initialSync(15);
-    expect(many, `statements: 3 rooms ${few}, 15 rooms ${many}`).to.be.at.most(few + 10);
+    // Read one room at a time, each room costs about ten statements (some 120
+    // more for the larger sync). Read at once, rooms drift apart only where a
+    // Redis answer (typing) comes back in another turn of the event loop, so
+    // a few reads miss their batch: well under three statements per room.
+    expect(many, `statements: 3 rooms ${few}, 15 rooms ${many}`).to.be.below(few + 3 * (15 - 3));
   });
 });
