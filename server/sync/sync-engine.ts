@@ -25,6 +25,10 @@ import { hiddenByIgnore, ignoredUsersOf } from "./ignored-users.ts";
 import type { Notifier } from "./notifier.ts";
 import type { Presence, PresenceState } from "./presence.ts";
 import { DEFAULT_TIMELINE_LIMIT, type SyncFilter } from "./sync-filter.ts";
+import { mapLimit } from "../lib/map-limit.ts";
+
+/** Rooms of one sync computed at once. */
+const ROOMS_IN_FLIGHT = 32;
 import type { Typing } from "./typing.ts";
 
 export interface SyncRequest {
@@ -202,12 +206,15 @@ export function createSyncEngine(deps: SyncEngineDeps) {
     // Unread counts of every joined room this sync may include, with one query.
     const countRooms = memberships.filter((m) => m.membership === "join" && (!changed || req.fullState || m.streamOrdering > since! || changed.has(m.roomId)));
     const counts = await unreadCounts(db, req.viewer.userId, countRooms.map((m) => m.roomId), position);
-    // Every room at once: their reads have the same shapes, so the batching
-    // reader (server/storage/batching-reader.ts) sends each shape once for
-    // all of them; an initial sync of 500 rooms costs tens of statements, not
-    // thousands. The sections are filled in membership order afterwards.
-    const sections = await Promise.all(
-      memberships.map(async (m): Promise<[JsonObject, JsonObject] | undefined> => {
+    // Rooms in parallel, ROOMS_IN_FLIGHT at a time: their reads have the same
+    // shapes, so the batching reader (server/storage/batching-reader.ts, with
+    // database.batch_reads) sends each shape once per wave of rooms; the
+    // bound keeps a user in thousands of rooms from queueing all their reads
+    // ahead of other requests. The sections are filled in membership order.
+    const sections = await mapLimit(
+      memberships,
+      ROOMS_IN_FLIGHT,
+      async (m): Promise<[JsonObject, JsonObject] | undefined> => {
         if (m.streamOrdering > position) return undefined;
         if (m.membership === "join") {
           // Incremental syncs look only at rooms with something new (joined since, events, receipts, typing, account data).
@@ -223,7 +230,7 @@ export function createSyncEngine(deps: SyncEngineDeps) {
           return room && [leave, room];
         }
         return undefined;
-      }),
+      },
     );
     memberships.forEach((m, i) => {
       const entry = sections[i];
