@@ -6,7 +6,7 @@ import type { JsonObject } from "../protocol/json.ts";
 import type { RoomVersion } from "../protocol/room-versions.ts";
 import type { Queryable } from "../storage/database.ts";
 import { getEventsByIds, txnIdsForEvents, type StoredEvent } from "../storage/events.ts";
-import { stateAtGroups } from "../storage/state.ts";
+import { stateEntriesAtGroups } from "../storage/state.ts";
 import { getEventsByNids } from "../storage/events.ts";
 import { bundleAggregations } from "./aggregations.ts";
 import { toClientEvent } from "./client-event.ts";
@@ -34,16 +34,12 @@ export async function renderEvents(
   const stateEvents = events.filter((e) => e.stateKey !== null && e.stateGroupBefore !== null);
   const prevContent = new Map<string, JsonObject>();
   if (stateEvents.length > 0) {
-    const byGroup = await stateAtGroups(
-      q,
-      [...new Set(stateEvents.map((e) => e.stateGroupBefore!))],
-      stateEvents.map((e) => [e.type, e.stateKey!] as const),
-    );
-    const nids = [...byGroup.values()].flat().map((e) => e.eventNid);
-    const previous = await getEventsByNids(q, nids);
-    for (const event of stateEvents) {
-      const entry = byGroup.get(event.stateGroupBefore!)?.find((s) => s.type === event.type && s.stateKey === event.stateKey);
-      const prior = entry ? previous.get(entry.eventNid) : undefined;
+    // Each state event's own key at its own snapshot, nothing more.
+    const priorNids = await stateEntriesAtGroups(q, stateEvents.map((e) => [e.stateGroupBefore!, e.type, e.stateKey!] as const));
+    const previous = await getEventsByNids(q, priorNids.filter((nid): nid is number => nid !== undefined));
+    for (const [i, event] of stateEvents.entries()) {
+      const nid = priorNids[i];
+      const prior = nid !== undefined ? previous.get(nid) : undefined;
       if (prior && prior.redactedBy === null) prevContent.set(event.eventId, (pduOf(prior).content ?? {}) as JsonObject);
     }
   }

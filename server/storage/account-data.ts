@@ -1,5 +1,6 @@
 // Global and per-room account data (migrations/0003_receipts_account_data.sql).
 import type { Queryable } from "./database.ts";
+import { keyedRead } from "./keyed-read.ts";
 
 export async function putAccountData(q: Queryable, userId: string, roomId: string, type: string, content: unknown, streamOrdering: number): Promise<void> {
   await q.query(
@@ -9,9 +10,16 @@ export async function putAccountData(q: Queryable, userId: string, roomId: strin
   );
 }
 
+const accountDataOfKeys = keyedRead<{ content: Record<string, unknown> }>(
+  `SELECT k.key_index, a.content
+     FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS k(user_id, room_id, type, key_index)
+     JOIN account_data a ON a.user_id = k.user_id AND a.room_id = k.room_id AND a.type = k.type`,
+  3,
+);
+
 export async function getAccountData(q: Queryable, userId: string, roomId: string, type: string): Promise<Record<string, unknown> | undefined> {
-  const { rows } = await q.query<{ content: Record<string, unknown> }>(`SELECT content FROM account_data WHERE user_id = $1 AND room_id = $2 AND type = $3`, [userId, roomId, type]);
-  return rows[0]?.content;
+  const [rows] = await accountDataOfKeys(q, [[userId, roomId, type]]);
+  return rows![0]?.content;
 }
 
 export interface AccountDataRow {
@@ -20,13 +28,17 @@ export interface AccountDataRow {
   content: Record<string, unknown>;
 }
 
+const accountDataChangedSince = keyedRead<{ room_id: string; type: string; content: Record<string, unknown> }>(
+  `SELECT k.key_index, a.room_id, a.type, a.content
+     FROM unnest($1::text[], $2::bigint[]) WITH ORDINALITY AS k(user_id, since, key_index)
+     JOIN account_data a ON a.user_id = k.user_id AND a.stream_ordering > k.since`,
+  2,
+);
+
 /** A user's account data changed after `since` (all when undefined), global rows have roomId "". */
 export async function accountDataSince(q: Queryable, userId: string, since: number | undefined): Promise<AccountDataRow[]> {
-  const { rows } = await q.query<{ room_id: string; type: string; content: Record<string, unknown> }>(
-    `SELECT room_id, type, content FROM account_data WHERE user_id = $1 AND stream_ordering > $2`,
-    [userId, since ?? 0],
-  );
-  return rows.map((r) => ({ roomId: r.room_id, type: r.type, content: r.content }));
+  const [rows] = await accountDataChangedSince(q, [[userId, since ?? 0]]);
+  return rows!.map((r) => ({ roomId: r.room_id, type: r.type, content: r.content }));
 }
 
 /** One global account data type for several users at once (e.g. push rules of a room's members). */

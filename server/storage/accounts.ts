@@ -1,5 +1,6 @@
 // Users, profiles, devices and tokens (migrations/0001_accounts.sql).
 import type { Queryable } from "./database.ts";
+import { keyedRead } from "./keyed-read.ts";
 
 export interface UserRow {
   userId: string;
@@ -177,29 +178,35 @@ export async function insertAccessToken(
   return rows[0]!.token_id;
 }
 
-export async function findAccessToken(q: Queryable, hash: Buffer): Promise<TokenOwner | undefined> {
+// Keyed by token hash: the long-polls a fan-out answers come back together,
+// and their authentication is one statement.
+const accessTokensOf = keyedRead<{
+  token_id: number;
+  user_id: string;
+  device_id: string;
+  expires_ts: number | null;
+  is_admin: boolean;
+  is_guest: boolean;
+  deactivated: boolean;
+  refresh_token_id: number | null;
+  replaces_refresh_token: boolean;
+}>(
   // The EXISTS probe only runs for refreshable tokens and goes through the
   // refresh_tokens_device index (a device has at most two live refresh tokens).
-  const { rows } = await q.query<{
-    token_id: number;
-    user_id: string;
-    device_id: string;
-    expires_ts: number | null;
-    is_admin: boolean;
-    is_guest: boolean;
-    deactivated: boolean;
-    refresh_token_id: number | null;
-    replaces_refresh_token: boolean;
-  }>(
-    `SELECT t.token_id, t.user_id, t.device_id, t.expires_ts, u.is_admin, u.is_guest, u.deactivated, t.refresh_token_id,
-            (t.refresh_token_id IS NOT NULL AND EXISTS (
-               SELECT 1 FROM refresh_tokens p
-                WHERE p.user_id = t.user_id AND p.device_id = t.device_id AND p.next_refresh_token_id = t.refresh_token_id
-            )) AS replaces_refresh_token
-       FROM access_tokens t JOIN users u USING (user_id) WHERE t.token_hash = $1`,
-    [hash],
-  );
-  const r = rows[0];
+  `SELECT k.key_index, t.token_id, t.user_id, t.device_id, t.expires_ts, u.is_admin, u.is_guest, u.deactivated, t.refresh_token_id,
+          (t.refresh_token_id IS NOT NULL AND EXISTS (
+             SELECT 1 FROM refresh_tokens p
+              WHERE p.user_id = t.user_id AND p.device_id = t.device_id AND p.next_refresh_token_id = t.refresh_token_id
+          )) AS replaces_refresh_token
+     FROM unnest($1::bytea[]) WITH ORDINALITY AS k(token_hash, key_index)
+     JOIN access_tokens t ON t.token_hash = k.token_hash
+     JOIN users u ON u.user_id = t.user_id`,
+  1,
+);
+
+export async function findAccessToken(q: Queryable, hash: Buffer): Promise<TokenOwner | undefined> {
+  const [rows] = await accessTokensOf(q, [[hash]]);
+  const r = rows![0];
   return (
     r && {
       tokenId: r.token_id,

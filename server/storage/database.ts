@@ -27,6 +27,10 @@ export function createDatabase(connectionString: string, options: { max: number;
     connectionString,
     max: options.max,
     application_name: options.applicationName ?? "myelin",
+    // No JIT: our statements are short index look-ups, and a keyed read over
+    // a recursive CTE (whose row estimate is inflated) crossed jit_above_cost
+    // and spent ~40 ms compiling for a sub-millisecond execution.
+    options: "-c jit=off",
     connectionTimeoutMillis: 10_000,
     idleTimeoutMillis: 30_000,
   });

@@ -6,6 +6,7 @@
 // after the end of a range is reported with it, and again in the next range,
 // rather than lost when a newer change overwrites its position.
 import type { Queryable } from "./database.ts";
+import { keyedRead } from "./keyed-read.ts";
 
 /** Records that these users' device lists changed at `position`. */
 export async function markDeviceListsChanged(q: Queryable, userIds: readonly string[], position: number): Promise<void> {
@@ -40,24 +41,28 @@ const SHARES_A_ROOM = (viewer: string, other: string) => `EXISTS (
  * did). A membership event that keeps `join` (a profile change) also counts:
  * asking again is harmless, missing a change is not.
  */
+const changedFor = keyedRead<{ user_id: string }>(
+  `SELECT k.key_index, x.user_id FROM unnest($1::text[], $2::bigint[]) WITH ORDINALITY AS k(viewer, since, key_index)
+     CROSS JOIN LATERAL (
+       SELECT c.user_id FROM device_list_changes c
+         WHERE c.stream_ordering > k.since AND (c.user_id = k.viewer OR ${SHARES_A_ROOM("k.viewer", "c.user_id")})
+        UNION
+        SELECT target_user_id FROM e2e_user_signature_changes WHERE signer_user_id = k.viewer AND stream_ordering > k.since
+        UNION
+        -- Members who joined one of the viewer's rooms (each room's recent changes, through room_memberships_room_stream).
+        SELECT o.user_id FROM room_memberships mine JOIN room_memberships o ON o.room_id = mine.room_id AND o.stream_ordering > k.since
+         WHERE mine.user_id = k.viewer AND mine.membership = 'join' AND o.membership = 'join' AND o.user_id <> k.viewer
+        UNION
+        -- Everyone in a room the viewer joined.
+        SELECT o.user_id FROM room_memberships mine JOIN room_memberships o ON o.room_id = mine.room_id
+         WHERE mine.user_id = k.viewer AND mine.membership = 'join' AND mine.stream_ordering > k.since
+           AND o.membership = 'join' AND o.user_id <> k.viewer) x`,
+  2,
+);
+
 export async function deviceListsChangedFor(q: Queryable, viewer: string, since: number): Promise<string[]> {
-  const { rows } = await q.query<{ user_id: string }>(
-    `SELECT c.user_id FROM device_list_changes c
-      WHERE c.stream_ordering > $2 AND (c.user_id = $1 OR ${SHARES_A_ROOM("$1", "c.user_id")})
-     UNION
-     SELECT target_user_id FROM e2e_user_signature_changes WHERE signer_user_id = $1 AND stream_ordering > $2
-     UNION
-     -- Members who joined one of the viewer's rooms (each room's recent changes, through room_memberships_room_stream).
-     SELECT o.user_id FROM room_memberships mine JOIN room_memberships o ON o.room_id = mine.room_id AND o.stream_ordering > $2
-      WHERE mine.user_id = $1 AND mine.membership = 'join' AND o.membership = 'join' AND o.user_id <> $1
-     UNION
-     -- Everyone in a room the viewer joined.
-     SELECT o.user_id FROM room_memberships mine JOIN room_memberships o ON o.room_id = mine.room_id
-      WHERE mine.user_id = $1 AND mine.membership = 'join' AND mine.stream_ordering > $2
-        AND o.membership = 'join' AND o.user_id <> $1`,
-    [viewer, since],
-  );
-  return rows.map((r) => r.user_id).sort();
+  const [rows] = await changedFor(q, [[viewer, since]]);
+  return rows!.map((r) => r.user_id).sort();
 }
 
 /**
@@ -65,21 +70,25 @@ export async function deviceListsChangedFor(q: Queryable, viewer: string, since:
  * who left one of the viewer's rooms, and the members of rooms the viewer
  * left, unless another room is still shared.
  */
+const leftFor = keyedRead<{ user_id: string }>(
+  `SELECT k.key_index, x.user_id FROM unnest($1::text[], $2::bigint[]) WITH ORDINALITY AS k(viewer, since, key_index)
+     CROSS JOIN LATERAL (
+       SELECT user_id FROM (
+          -- Members who left one of the viewer's rooms.
+          SELECT o.user_id FROM room_memberships mine JOIN room_memberships o ON o.room_id = mine.room_id AND o.stream_ordering > k.since
+           WHERE mine.user_id = k.viewer AND mine.membership = 'join' AND o.membership IN ('leave', 'ban')
+          UNION
+          -- The members of rooms the viewer left.
+          SELECT o.user_id FROM room_memberships mine JOIN room_memberships o ON o.room_id = mine.room_id
+           WHERE mine.user_id = k.viewer AND mine.membership IN ('leave', 'ban') AND mine.stream_ordering > k.since
+        ) gone
+        WHERE user_id <> k.viewer AND NOT ${SHARES_A_ROOM("k.viewer", "gone.user_id")}) x`,
+  2,
+);
+
 export async function deviceListsLeftFor(q: Queryable, viewer: string, since: number): Promise<string[]> {
-  const { rows } = await q.query<{ user_id: string }>(
-    `SELECT user_id FROM (
-       -- Members who left one of the viewer's rooms.
-       SELECT o.user_id FROM room_memberships mine JOIN room_memberships o ON o.room_id = mine.room_id AND o.stream_ordering > $2
-        WHERE mine.user_id = $1 AND mine.membership = 'join' AND o.membership IN ('leave', 'ban')
-       UNION
-       -- The members of rooms the viewer left.
-       SELECT o.user_id FROM room_memberships mine JOIN room_memberships o ON o.room_id = mine.room_id
-        WHERE mine.user_id = $1 AND mine.membership IN ('leave', 'ban') AND mine.stream_ordering > $2
-     ) gone
-     WHERE user_id <> $1 AND NOT ${SHARES_A_ROOM("$1", "gone.user_id")}`,
-    [viewer, since],
-  );
-  return rows.map((r) => r.user_id).sort();
+  const [rows] = await leftFor(q, [[viewer, since]]);
+  return rows!.map((r) => r.user_id).sort();
 }
 
 /**

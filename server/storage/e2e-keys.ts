@@ -2,6 +2,7 @@
 // (migrations/0012_e2ee.sql). JSON values are stored as JSON text.
 import type { JsonObject, JsonValue } from "../protocol/json.ts";
 import type { Queryable } from "./database.ts";
+import { keyedRead } from "./keyed-read.ts";
 
 export interface DeviceKeysRow {
   userId: string;
@@ -78,13 +79,18 @@ export async function insertOneTimeKeys(q: Queryable, userId: string, deviceId: 
   );
 }
 
+const unclaimedCounts = keyedRead<{ algorithm: string; n: number }>(
+  `SELECT k.key_index, o.algorithm, count(*)::int AS n
+     FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS k(user_id, device_id, key_index)
+     JOIN e2e_one_time_keys o ON o.user_id = k.user_id AND o.device_id = k.device_id AND o.claimed_ts IS NULL
+    GROUP BY k.key_index, o.algorithm`,
+  2,
+);
+
 /** Unclaimed one-time keys of the device, by algorithm. */
 export async function countUnclaimedOneTimeKeys(q: Queryable, userId: string, deviceId: string): Promise<Record<string, number>> {
-  const { rows } = await q.query<{ algorithm: string; n: number }>(
-    `SELECT algorithm, count(*)::int AS n FROM e2e_one_time_keys WHERE user_id = $1 AND device_id = $2 AND claimed_ts IS NULL GROUP BY algorithm`,
-    [userId, deviceId],
-  );
-  return Object.fromEntries(rows.map((r) => [r.algorithm, r.n]));
+  const [rows] = await unclaimedCounts(q, [[userId, deviceId]]);
+  return Object.fromEntries(rows!.map((r) => [r.algorithm, r.n]));
 }
 
 export interface ClaimRequest {
@@ -144,11 +150,16 @@ export async function claimFallbackKeys(q: Queryable, wanted: readonly ClaimRequ
   return rows.map((r) => ({ userId: r.user_id, deviceId: r.device_id, algorithm: r.algorithm, keyId: r.key_id, key: JSON.parse(r.key_json) as JsonValue }));
 }
 
+const unusedFallbacks = keyedRead<{ algorithm: string }>(
+  `SELECT k.key_index, f.algorithm
+     FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS k(user_id, device_id, key_index)
+     JOIN e2e_fallback_keys f ON f.user_id = k.user_id AND f.device_id = k.device_id AND NOT f.used
+    ORDER BY k.key_index, f.algorithm`,
+  2,
+);
+
 /** Algorithms of the device's fallback keys that were never handed out. */
 export async function unusedFallbackKeyTypes(q: Queryable, userId: string, deviceId: string): Promise<string[]> {
-  const { rows } = await q.query<{ algorithm: string }>(
-    `SELECT algorithm FROM e2e_fallback_keys WHERE user_id = $1 AND device_id = $2 AND NOT used ORDER BY algorithm`,
-    [userId, deviceId],
-  );
-  return rows.map((r) => r.algorithm);
+  const [rows] = await unusedFallbacks(q, [[userId, deviceId]]);
+  return rows!.map((r) => r.algorithm);
 }

@@ -1,5 +1,6 @@
 // Events, DAG edges, extremities and transaction IDs (migrations/0002_rooms_events.sql).
 import type { Queryable } from "./database.ts";
+import { keyedRead } from "./keyed-read.ts";
 
 export interface StoredEvent {
   nid: number;
@@ -193,10 +194,16 @@ export async function getEventsByIds(q: Queryable, eventIds: readonly string[]):
   return new Map(rows.map((r) => [r.event_id, fromRow(r)]));
 }
 
+const eventsOfNids = keyedRead<EventRow>(
+  `SELECT k.key_index, e.* FROM unnest($1::bigint[]) WITH ORDINALITY AS k(nid, key_index)
+     CROSS JOIN LATERAL (SELECT ${COLUMNS} FROM events WHERE event_nid = k.nid) e`,
+  1,
+);
+
 export async function getEventsByNids(q: Queryable, nids: readonly number[]): Promise<Map<number, StoredEvent>> {
   if (nids.length === 0) return new Map();
-  const { rows } = await q.query<EventRow>(`SELECT ${COLUMNS} FROM events WHERE event_nid = ANY($1::bigint[])`, [nids]);
-  return new Map(rows.map((r) => [r.event_nid, fromRow(r)]));
+  const found = await eventsOfNids(q, nids.map((nid) => [nid]));
+  return new Map(found.flat().map((r) => [r.event_nid, fromRow(r)]));
 }
 
 /** Which of `eventIds` we hold as rejected. */
@@ -315,13 +322,19 @@ export async function markRedacted(q: Queryable, targetEventId: string, redactio
 }
 
 /** Timeline events of a room with from < stream_ordering <= to, newest first. */
+// Keyed by (room, from): an initial sync's rooms, or a fan-out's members, in one statement.
+const eventsBetween = keyedRead<EventRow>(
+  `SELECT k.key_index, e.* FROM unnest($1::text[], $2::bigint[]) WITH ORDINALITY AS k(room_id, after, key_index)
+     CROSS JOIN LATERAL (
+       SELECT ${COLUMNS} FROM events WHERE room_id = k.room_id AND stream_ordering > k.after AND stream_ordering <= $3
+        ORDER BY stream_ordering DESC LIMIT $4) e`,
+  2,
+);
+
+/** The room's timeline events in (from, to], newest first, at most `limit`. */
 export async function roomEventsBetween(q: Queryable, roomId: string, from: number, to: number, limit: number): Promise<StoredEvent[]> {
-  const { rows } = await q.query<EventRow>(
-    `SELECT ${COLUMNS} FROM events WHERE room_id = $1 AND stream_ordering > $2 AND stream_ordering <= $3
-     ORDER BY stream_ordering DESC LIMIT $4`,
-    [roomId, from, to, limit],
-  );
-  return rows.map(fromRow);
+  const [rows] = await eventsBetween(q, [[roomId, from]], [to, limit]);
+  return rows!.map(fromRow);
 }
 
 /**
@@ -357,12 +370,17 @@ export async function roomEventsTopological(
 /** Transaction IDs a device used for some events, so the sender's device can match its local echo. */
 export async function txnIdsForEvents(q: Queryable, userId: string, deviceId: string, eventIds: readonly string[]): Promise<Map<string, string>> {
   if (eventIds.length === 0) return new Map();
-  const { rows } = await q.query<{ event_id: string; txn_id: string }>(
-    `SELECT event_id, txn_id FROM event_txn_ids WHERE user_id = $1 AND device_id = $2 AND event_id = ANY($3::text[])`,
-    [userId, deviceId, eventIds],
-  );
-  return new Map(rows.map((r) => [r.event_id, r.txn_id]));
+  const found = await txnIdsOf(q, eventIds.map((id) => [id]), [userId, deviceId]);
+  return new Map(found.flat().map((r) => [r.event_id, r.txn_id]));
 }
+
+// Keyed by event (the rooms of one sync), one device: the device's rows by
+// primary-key prefix, as a filter; array_position names the key each answers.
+const txnIdsOf = keyedRead<{ event_id: string; txn_id: string }>(
+  `SELECT array_position($1::text[], event_id) AS key_index, event_id, txn_id FROM event_txn_ids
+    WHERE user_id = $2 AND device_id = $3 AND event_id = ANY($1::text[])`,
+  1,
+);
 
 /** The room's last timeline event at or before a stream position. */
 export async function roomEventAtOrBefore(q: Queryable, roomId: string, stream: number): Promise<StoredEvent | undefined> {
@@ -385,10 +403,12 @@ export async function roomPositionAtStream(q: Queryable, roomId: string, stream:
 /** Which of `roomIds` have timeline events after `since` (one query for all of a user's rooms). */
 export async function roomsWithEventsSince(q: Queryable, roomIds: readonly string[], since: number): Promise<Set<string>> {
   if (roomIds.length === 0) return new Set();
-  const { rows } = await q.query<{ room_id: string }>(
-    `SELECT r.room_id FROM unnest($1::text[]) AS r(room_id)
-      WHERE EXISTS (SELECT 1 FROM events e WHERE e.room_id = r.room_id AND e.stream_ordering > $2)`,
-    [roomIds, since],
-  );
-  return new Set(rows.map((r) => r.room_id));
+  const found = await roomsWithEventsAfter(q, roomIds.map((roomId) => [roomId, since]));
+  return new Set(roomIds.filter((_, i) => found[i]!.length > 0));
 }
+
+const roomsWithEventsAfter = keyedRead<Record<string, never>>(
+  `SELECT k.key_index FROM unnest($1::text[], $2::bigint[]) WITH ORDINALITY AS k(room_id, since, key_index)
+    WHERE EXISTS (SELECT 1 FROM events e WHERE e.room_id = k.room_id AND e.stream_ordering > k.since)`,
+  2,
+);

@@ -1,6 +1,7 @@
 // Presence rows and the "who shares a room with whom" questions presence asks
 // (migrations/0005_profiles_presence.sql).
 import type { Queryable } from "./database.ts";
+import { keyedRead } from "./keyed-read.ts";
 
 export type PresenceState = "online" | "unavailable" | "offline";
 
@@ -33,11 +34,15 @@ const toRow = (r: PresenceDbRow): PresenceRow => ({
   streamOrdering: r.stream_ordering,
 });
 
-const GET_PRESENCE = `SELECT ${COLUMNS} FROM presence p WHERE p.user_id = $1`;
+// Keyed by user: every sync request reads its user's presence first.
+const presenceOf = keyedRead<PresenceDbRow>(
+  `SELECT k.key_index, ${COLUMNS} FROM unnest($1::text[]) WITH ORDINALITY AS k(user_id, key_index) JOIN presence p ON p.user_id = k.user_id`,
+  1,
+);
 
 export async function getPresence(q: Queryable, userId: string): Promise<PresenceRow | undefined> {
-  const { rows } = await q.query<PresenceDbRow>(GET_PRESENCE, [userId]);
-  return rows[0] && toRow(rows[0]);
+  const [rows] = await presenceOf(q, [[userId]]);
+  return rows![0] && toRow(rows![0]);
 }
 
 const PUT_PRESENCE = `
@@ -98,39 +103,49 @@ export async function presenceOfRoommates(q: Queryable, viewerId: string, upTo: 
 }
 
 // Presence changed in (since, upTo] of users who are the viewer or share a
-// room with them: the server's few recent changes, each checked by index.
-// OFFSET 0 keeps the EXISTS a per-row check: without it PostgreSQL may turn
-// it into a hash of all the viewer's roommates, built for every viewer, so
-// one message to a 1,000-member room read a million membership rows.
-const PRESENCE_CHANGED = `
-  SELECT ${COLUMNS} FROM presence p
-   WHERE p.stream_ordering > $2 AND p.stream_ordering <= $3
-     AND (p.user_id = $1 OR EXISTS (
+// room with them, keyed by (viewer, since): the server's few recent changes,
+// each checked by index. OFFSET 0 keeps the EXISTS a per-row check: without
+// it PostgreSQL may turn it into a hash of all the viewer's roommates, built
+// for every viewer, so one message to a 1,000-member room read a million
+// membership rows.
+const presenceChanged = keyedRead<PresenceDbRow>(
+  `SELECT k.key_index, ${COLUMNS}
+     FROM unnest($1::text[], $2::bigint[]) WITH ORDINALITY AS k(viewer, since, key_index)
+     JOIN presence p ON p.stream_ordering > k.since AND p.stream_ordering <= $3
+    WHERE p.user_id = k.viewer OR EXISTS (
        SELECT 1 FROM room_memberships a
-         JOIN room_memberships b ON b.room_id = a.room_id AND b.user_id = $1 AND b.membership = 'join'
-        WHERE a.user_id = p.user_id AND a.membership = 'join' OFFSET 0))`;
+         JOIN room_memberships b ON b.room_id = a.room_id AND b.user_id = k.viewer AND b.membership = 'join'
+        WHERE a.user_id = p.user_id AND a.membership = 'join' OFFSET 0)`,
+  2,
+);
 
 export async function presenceChangedSince(q: Queryable, viewerId: string, since: number, upTo: number): Promise<PresenceRow[]> {
-  const { rows } = await q.query<PresenceDbRow>(PRESENCE_CHANGED, [viewerId, since, upTo]);
-  return rows.map(toRow);
+  const [rows] = await presenceChanged(q, [[viewerId, since]], [upTo]);
+  return rows!.map(toRow);
 }
 
-// Users the viewer newly shares a room with since the token: all members of
-// rooms the viewer joined since, and members who joined the viewer's rooms
-// since (room_memberships_room_stream keeps the second part a range scan).
-const PRESENCE_OF_NEW_ROOMMATES = `
-  SELECT ${COLUMNS} FROM presence p
-   WHERE p.stream_ordering <= $3
-     AND p.user_id IN (
-       SELECT o.user_id FROM room_memberships me
-         JOIN room_memberships o ON o.room_id = me.room_id AND o.membership = 'join'
-        WHERE me.user_id = $1 AND me.membership = 'join' AND me.stream_ordering > $2
-       UNION
-       SELECT o.user_id FROM room_memberships me
-         JOIN room_memberships o ON o.room_id = me.room_id AND o.stream_ordering > $2 AND o.membership = 'join'
-        WHERE me.user_id = $1 AND me.membership = 'join')`;
+// Users the viewer newly shares a room with since the token, keyed by
+// (viewer, since): all members of rooms the viewer joined since, and members
+// who joined the viewer's rooms since (room_memberships_room_stream keeps the
+// second part a range scan).
+const presenceOfNew = keyedRead<PresenceDbRow>(
+  `SELECT k.key_index, n.*
+     FROM unnest($1::text[], $2::bigint[]) WITH ORDINALITY AS k(viewer, since, key_index)
+     CROSS JOIN LATERAL (
+       SELECT ${COLUMNS} FROM presence p
+        WHERE p.stream_ordering <= $3
+          AND p.user_id IN (
+            SELECT o.user_id FROM room_memberships me
+              JOIN room_memberships o ON o.room_id = me.room_id AND o.membership = 'join'
+             WHERE me.user_id = k.viewer AND me.membership = 'join' AND me.stream_ordering > k.since
+            UNION
+            SELECT o.user_id FROM room_memberships me
+              JOIN room_memberships o ON o.room_id = me.room_id AND o.stream_ordering > k.since AND o.membership = 'join'
+             WHERE me.user_id = k.viewer AND me.membership = 'join')) n`,
+  2,
+);
 
 export async function presenceOfNewRoommates(q: Queryable, viewerId: string, since: number, upTo: number): Promise<PresenceRow[]> {
-  const { rows } = await q.query<PresenceDbRow>(PRESENCE_OF_NEW_ROOMMATES, [viewerId, since, upTo]);
-  return rows.map(toRow);
+  const [rows] = await presenceOfNew(q, [[viewerId, since]], [upTo]);
+  return rows!.map(toRow);
 }

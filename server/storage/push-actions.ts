@@ -4,6 +4,7 @@
 // position: the later of the unthreaded receipt and the receipt of the row's
 // thread ("main" or the thread root), taking m.read and m.read.private alike.
 import type { Queryable } from "./database.ts";
+import { keyedRead } from "./keyed-read.ts";
 
 export interface PushActionRow {
   eventNid: number;
@@ -45,20 +46,27 @@ function readUpTo(rooms: string): string {
   )`;
 }
 
-// The unthreaded receipt bounds the index range scan; thread receipts then
-// filter what is left, so the work is the rows after the unthreaded receipt.
-const UNREAD_COUNTS_SQL = `
-  WITH ${readUpTo("SELECT unnest($2::text[])")}
-  SELECT a.room_id, a.thread_id,
-         count(*) FILTER (WHERE a.notify)::int AS notifications,
-         count(*) FILTER (WHERE a.notify AND a.highlight)::int AS highlights
-    FROM unnest($2::text[]) AS r(room_id)
-    LEFT JOIN read_upto u ON u.room_id = r.room_id AND u.thread_id = ''
-    JOIN event_push_actions a ON a.user_id = $1 AND a.room_id = r.room_id
-     AND a.stream_ordering > coalesce(u.pos, 0) AND a.stream_ordering <= $3
-    LEFT JOIN read_upto t ON t.room_id = a.room_id AND t.thread_id = a.thread_id
-   WHERE a.stream_ordering > coalesce(t.pos, 0)
-   GROUP BY a.room_id, a.thread_id`;
+// Keyed by (user, room). The unthreaded receipt bounds the index range scan;
+// the thread receipts, gathered once per key as a JSON map, then filter what
+// is left, so the work is the rows after the unthreaded receipt.
+const unreadCountsOf = keyedRead<{ thread_id: string; notifications: number; highlights: number }>(
+  `SELECT k.key_index, a.thread_id,
+          count(*) FILTER (WHERE a.notify)::int AS notifications,
+          count(*) FILTER (WHERE a.notify AND a.highlight)::int AS highlights
+     FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS k(user_id, room_id, key_index)
+     CROSS JOIN LATERAL (
+       SELECT coalesce(max(p.pos) FILTER (WHERE p.thread_id = ''), 0) AS unthreaded,
+              coalesce(jsonb_object_agg(p.thread_id, p.pos) FILTER (WHERE p.thread_id <> ''), '{}') AS threads
+         FROM (SELECT rc.thread_id, max(e.stream_ordering) AS pos
+                 FROM receipts rc JOIN events e ON e.event_id = rc.event_id
+                WHERE rc.user_id = k.user_id AND rc.room_id = k.room_id AND rc.receipt_type IN ('m.read', 'm.read.private')
+                GROUP BY rc.thread_id) p) u
+     JOIN event_push_actions a ON a.user_id = k.user_id AND a.room_id = k.room_id
+      AND a.stream_ordering > u.unthreaded AND a.stream_ordering <= $3
+    WHERE a.stream_ordering > coalesce((u.threads ->> a.thread_id)::bigint, 0)
+    GROUP BY k.key_index, a.thread_id`,
+  2,
+);
 
 /** Separate texts with and without the highlight filter, so the partial highlight index can serve the former. */
 const notificationsPageSql = (onlyHighlight: boolean): string => `
@@ -126,12 +134,11 @@ export interface UnreadCount {
 export async function unreadCounts(q: Queryable, userId: string, roomIds: readonly string[], upTo: number): Promise<Map<string, UnreadCount[]>> {
   const out = new Map<string, UnreadCount[]>();
   if (roomIds.length === 0) return out;
-  const { rows } = await q.query<{ room_id: string; thread_id: string; notifications: number; highlights: number }>(UNREAD_COUNTS_SQL, [userId, roomIds, upTo]);
-  for (const r of rows) {
-    const list = out.get(r.room_id) ?? [];
-    list.push({ threadId: r.thread_id, notifications: r.notifications, highlights: r.highlights });
-    out.set(r.room_id, list);
-  }
+  const found = await unreadCountsOf(q, roomIds.map((roomId) => [userId, roomId]), [upTo]);
+  roomIds.forEach((roomId, i) => {
+    const rows = found[i]!;
+    if (rows.length > 0) out.set(roomId, rows.map((r) => ({ threadId: r.thread_id, notifications: r.notifications, highlights: r.highlights })));
+  });
   return out;
 }
 

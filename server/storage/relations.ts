@@ -3,6 +3,7 @@
 // relationship the redaction broke) and events outside the timeline never
 // count; ordering is the room's topological order (depth, stream).
 import type { Queryable } from "./database.ts";
+import { keyedRead } from "./keyed-read.ts";
 
 export interface NewRelation {
   eventNid: number;
@@ -142,65 +143,91 @@ export interface AggregationRow {
   stream: number;
 }
 
-// One round trip for a page: the latest valid edit per parent (same sender,
-// type and room; not a state event; carrying m.new_content unless encrypted;
-// latest by origin_server_ts then event ID, as the spec defines), the thread
-// summary per root, and the references per parent.
-const AGGREGATIONS = `
-  (SELECT DISTINCT ON (r.relates_to_id) 'edit' AS kind, r.relates_to_id AS parent_id, e.event_nid AS child_nid, e.event_id AS child_id,
-          0 AS count, FALSE AS participated, e.depth, e.stream_ordering
-     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS p(event_id, room_id, sender, type)
-     JOIN event_relations r ON r.relates_to_id = p.event_id AND r.rel_type = 'm.replace' AND r.room_id = p.room_id
-                           AND r.sender = p.sender AND r.event_type = p.type
-     JOIN events e ON e.event_nid = r.event_nid
-    WHERE e.stream_ordering IS NOT NULL AND e.redacted_by IS NULL AND e.state_key IS NULL
-      AND (e.type = 'm.room.encrypted' OR jsonb_typeof(e.pdu::jsonb -> 'content' -> 'm.new_content') = 'object')
-    ORDER BY r.relates_to_id, e.origin_server_ts DESC, e.event_id DESC)
-  UNION ALL
-  (SELECT 'thread', t.parent_id, t.latest[1], '', t.count, t.participated, 0, 0 FROM (
-     SELECT r.relates_to_id AS parent_id, array_agg(e.event_nid ORDER BY e.depth DESC, e.stream_ordering DESC) AS latest,
-            count(*)::int AS count, bool_or(r.sender = $9) AS participated
-       FROM unnest($5::text[], $6::text[]) AS p(event_id, room_id)
-       JOIN event_relations r ON r.relates_to_id = p.event_id AND r.rel_type = 'm.thread' AND r.room_id = p.room_id
-       JOIN events e ON e.event_nid = r.event_nid
-      WHERE e.stream_ordering IS NOT NULL AND e.redacted_by IS NULL
-      GROUP BY r.relates_to_id) t)
-  UNION ALL
-  (SELECT 'reference', r.relates_to_id, e.event_nid, e.event_id, 0, FALSE, e.depth, e.stream_ordering
-     FROM unnest($7::text[], $8::text[]) AS p(event_id, room_id)
-     JOIN event_relations r ON r.relates_to_id = p.event_id AND r.rel_type = 'm.reference' AND r.room_id = p.room_id
-     JOIN events e ON e.event_nid = r.event_nid
-    WHERE e.stream_ordering IS NOT NULL AND e.redacted_by IS NULL)`;
+// One round trip for a page, keyed by parent (so the pages of many rooms, or
+// of many members' syncs, are one statement): the latest valid edit per
+// parent (same sender, type and room; not a state event; carrying
+// m.new_content unless encrypted; latest by origin_server_ts then event ID,
+// as the spec defines), the thread summary per root, and the references per
+// parent. Each key says which of the three it asks for.
+const aggregationsOf = keyedRead<{
+  kind: AggregationRow["kind"];
+  parent_id: string;
+  child_nid: number;
+  child_id: string;
+  count: number;
+  depth: number;
+  stream_ordering: number;
+}>(
+  `WITH p AS MATERIALIZED (
+     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::boolean[], $6::boolean[], $7::boolean[])
+       WITH ORDINALITY AS p(event_id, room_id, sender, type, edit, thread, reference, key_index))
+   (SELECT DISTINCT ON (p.key_index) p.key_index, 'edit' AS kind, r.relates_to_id AS parent_id, e.event_nid AS child_nid, e.event_id AS child_id,
+           0 AS count, e.depth, e.stream_ordering
+      FROM p
+      JOIN event_relations r ON r.relates_to_id = p.event_id AND r.rel_type = 'm.replace' AND r.room_id = p.room_id
+                            AND r.sender = p.sender AND r.event_type = p.type
+      JOIN events e ON e.event_nid = r.event_nid
+     WHERE p.edit AND e.stream_ordering IS NOT NULL AND e.redacted_by IS NULL AND e.state_key IS NULL
+       AND (e.type = 'm.room.encrypted' OR jsonb_typeof(e.pdu::jsonb -> 'content' -> 'm.new_content') = 'object')
+     ORDER BY p.key_index, e.origin_server_ts DESC, e.event_id DESC)
+   UNION ALL
+   (SELECT t.key_index, 'thread', t.parent_id, t.latest[1], '', t.count, 0, 0 FROM (
+      SELECT p.key_index, r.relates_to_id AS parent_id, array_agg(e.event_nid ORDER BY e.depth DESC, e.stream_ordering DESC) AS latest,
+             count(*)::int AS count
+        FROM p
+        JOIN event_relations r ON r.relates_to_id = p.event_id AND r.rel_type = 'm.thread' AND r.room_id = p.room_id
+        JOIN events e ON e.event_nid = r.event_nid
+       WHERE p.thread AND e.stream_ordering IS NOT NULL AND e.redacted_by IS NULL
+       GROUP BY p.key_index, r.relates_to_id) t)
+   UNION ALL
+   (SELECT p.key_index, 'reference', r.relates_to_id, e.event_nid, e.event_id, 0, e.depth, e.stream_ordering
+      FROM p
+      JOIN event_relations r ON r.relates_to_id = p.event_id AND r.rel_type = 'm.reference' AND r.room_id = p.room_id
+      JOIN events e ON e.event_nid = r.event_nid
+     WHERE p.reference AND e.stream_ordering IS NOT NULL AND e.redacted_by IS NULL)`,
+  7,
+);
+
+const threadParticipation = keyedRead<Record<string, never>>(
+  `SELECT k.key_index FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS k(root_id, user_id, key_index)
+    WHERE EXISTS (
+      SELECT 1 FROM event_relations r JOIN events e ON e.event_nid = r.event_nid
+       WHERE r.relates_to_id = k.root_id AND r.rel_type = 'm.thread' AND r.sender = k.user_id
+         AND e.stream_ordering IS NOT NULL AND e.redacted_by IS NULL)`,
+  2,
+);
 
 export async function aggregationRows(q: Queryable, parents: AggregationParents, userId: string): Promise<AggregationRow[]> {
   if (parents.edits.length + parents.threads.length + parents.references.length === 0) return [];
-  const { rows } = await q.query<{
-    kind: AggregationRow["kind"];
-    parent_id: string;
-    child_nid: number;
-    child_id: string;
-    count: number;
-    participated: boolean;
-    depth: number;
-    stream_ordering: number;
-  }>(AGGREGATIONS, [
-    parents.edits.map((p) => p.eventId),
-    parents.edits.map((p) => p.roomId),
-    parents.edits.map((p) => p.sender),
-    parents.edits.map((p) => p.type),
-    parents.threads.map((p) => p.eventId),
-    parents.threads.map((p) => p.roomId),
-    parents.references.map((p) => p.eventId),
-    parents.references.map((p) => p.roomId),
-    userId,
-  ]);
+  // One key per parent, flagged with what is asked of it.
+  const keys = new Map<string, [string, string, string, string, boolean, boolean, boolean]>();
+  const keyOf = (eventId: string, roomId: string) => {
+    let key = keys.get(eventId);
+    if (!key) keys.set(eventId, (key = [eventId, roomId, "", "", false, false, false]));
+    return key;
+  };
+  for (const p of parents.edits) {
+    const key = keyOf(p.eventId, p.roomId);
+    key[2] = p.sender;
+    key[3] = p.type;
+    key[4] = true;
+  }
+  for (const p of parents.threads) keyOf(p.eventId, p.roomId)[5] = true;
+  for (const p of parents.references) keyOf(p.eventId, p.roomId)[6] = true;
+  const rows = (await aggregationsOf(q, [...keys.values()])).flat();
+  // Participation is the viewer's own; asked apart, so the page's aggregations
+  // are the same question for every member who syncs it (answered once).
+  // (Rows may be shared with other callers: read, never written.)
+  const roots = rows.filter((r) => r.kind === "thread").map((r) => r.parent_id);
+  const found = await threadParticipation(q, roots.map((root) => [root, userId]));
+  const participated = new Set(roots.filter((_, i) => found[i]!.length > 0));
   return rows.map((r) => ({
     kind: r.kind,
     parentId: r.parent_id,
     childNid: r.child_nid,
     childId: r.child_id,
     count: r.count,
-    participated: r.participated,
+    participated: r.kind === "thread" && participated.has(r.parent_id),
     depth: r.depth,
     stream: r.stream_ordering,
   }));

@@ -2,6 +2,7 @@
 // (migrations/0002_rooms_events.sql). Storage grows with state changes, not
 // with events: a message event reuses the snapshot of its parent.
 import type { Queryable } from "./database.ts";
+import { keyedRead } from "./keyed-read.ts";
 
 /** Past this many deltas a group is written as a full snapshot, bounding read cost. */
 export const MAX_DELTA_CHAIN = 50;
@@ -41,35 +42,73 @@ const CHAIN_ENTRIES = `chain c CROSS JOIN LATERAL (
     SELECT e.type, e.state_key, e.event_nid FROM state_group_entries e WHERE e.state_group = c.sg OFFSET 0) e`;
 
 /**
+ * Some keys of some snapshots, keyed by (group, type, state_key): the chain
+ * of each distinct group is walked once, and each key of each step is one
+ * primary-key look-up, nearest delta first. Every member's visibility check
+ * after a message (history visibility and that member's own membership at
+ * the same group) is then one statement for the whole room.
+ */
+const stateEntriesAt = keyedRead<{ event_nid: number | null }>(
+  `WITH RECURSIVE chain(origin, sg, dist) AS (
+     SELECT g, g, 0 FROM (SELECT DISTINCT unnest($1::bigint[])) AS d(g)
+     UNION ALL
+     SELECT c.origin, s.prev_state_group, c.dist + 1
+       FROM chain c CROSS JOIN LATERAL (SELECT prev_state_group FROM state_groups WHERE state_group = c.sg OFFSET 0) s
+      WHERE s.prev_state_group IS NOT NULL
+   )
+   SELECT DISTINCT ON (k.key_index) k.key_index, e.event_nid
+     FROM unnest($1::bigint[], $2::text[], $3::text[]) WITH ORDINALITY AS k(sg, type, state_key, key_index)
+     JOIN chain c ON c.origin = k.sg
+     CROSS JOIN LATERAL (
+       SELECT e.event_nid FROM state_group_entries e
+        WHERE e.state_group = c.sg AND e.type = k.type AND e.state_key = k.state_key OFFSET 0) e
+    ORDER BY k.key_index, c.dist`,
+  3,
+);
+
+/** The event of each (group, type, state_key) in the state at that group, if any. */
+export async function stateEntriesAtGroups(q: Queryable, wanted: ReadonlyArray<readonly [group: number, type: string, stateKey: string]>): Promise<Array<number | undefined>> {
+  const found = await stateEntriesAt(q, wanted);
+  return found.map((rows) => rows[0]?.event_nid ?? undefined);
+}
+
+/**
  * The state of several snapshots at once, optionally only some keys. One
  * query whatever the number of groups: nearest delta wins per key.
  */
 export async function stateAtGroups(q: Queryable, groups: readonly number[], keys?: StateKeyFilter): Promise<Map<number, StateEntry[]>> {
   const out = new Map<number, StateEntry[]>(groups.map((g) => [g, []]));
   if (groups.length === 0) return out;
-  // With keys: one primary-key look-up per snapshot of the chain and key,
-  // whatever the size of the room's state.
-  const { rows } = await q.query<{ origin: number; type: string; state_key: string; event_nid: number | null }>(
-    keys
-      ? `${CHAIN_CTE}
-     SELECT DISTINCT ON (c.origin, k.type, k.state_key) c.origin, k.type, k.state_key, e.event_nid
-       FROM chain c
-       CROSS JOIN unnest($2::text[], $3::text[]) AS k(type, state_key)
-       CROSS JOIN LATERAL (
-         SELECT e.event_nid FROM state_group_entries e
-          WHERE e.state_group = c.sg AND e.type = k.type AND e.state_key = k.state_key OFFSET 0) e
-      ORDER BY c.origin, k.type, k.state_key, c.dist`
-      : `${CHAIN_CTE}
-     SELECT DISTINCT ON (c.origin, e.type, e.state_key) c.origin, e.type, e.state_key, e.event_nid
-       FROM ${CHAIN_ENTRIES}
-      ORDER BY c.origin, e.type, e.state_key, c.dist`,
-    keys ? [groups, keys.map((k) => k[0]), keys.map((k) => k[1])] : [groups],
-  );
-  for (const r of rows) {
-    if (r.event_nid !== null) out.get(r.origin)!.push({ type: r.type, stateKey: r.state_key, eventNid: r.event_nid });
+  if (keys) {
+    const wanted = groups.flatMap((g) => keys.map(([type, stateKey]) => [g, type, stateKey] as const));
+    const found = await stateEntriesAtGroups(q, wanted);
+    wanted.forEach(([g, type, stateKey], i) => {
+      const nid = found[i];
+      if (nid !== undefined) out.get(g)!.push({ type, stateKey, eventNid: nid });
+    });
+    return out;
   }
+  const found = await wholeStateAt(q, groups.map((g) => [g]));
+  groups.forEach((g, i) => {
+    for (const r of found[i]!) if (r.event_nid !== null) out.get(g)!.push({ type: r.type, stateKey: r.state_key, eventNid: r.event_nid });
+  });
   return out;
 }
+
+/** Whole snapshots keyed by group (the chain's origin is the key's position). */
+const wholeStateAt = keyedRead<{ type: string; state_key: string; event_nid: number | null }>(
+  `WITH RECURSIVE chain(origin, sg, dist) AS (
+     SELECT k.key_index, k.g, 0 FROM unnest($1::bigint[]) WITH ORDINALITY AS k(g, key_index)
+     UNION ALL
+     SELECT c.origin, s.prev_state_group, c.dist + 1
+       FROM chain c CROSS JOIN LATERAL (SELECT prev_state_group FROM state_groups WHERE state_group = c.sg OFFSET 0) s
+      WHERE s.prev_state_group IS NOT NULL
+   )
+   SELECT DISTINCT ON (c.origin, e.type, e.state_key) c.origin AS key_index, e.type, e.state_key, e.event_nid
+     FROM ${CHAIN_ENTRIES}
+    ORDER BY c.origin, e.type, e.state_key, c.dist`,
+  1,
+);
 
 /** The membership entries of one server's users in several snapshots (for what a remote server may see). */
 export async function serverMembersAtGroups(q: Queryable, groups: readonly number[], serverName: string): Promise<Map<number, StateEntry[]>> {
@@ -266,14 +305,20 @@ export interface MembershipRow {
   streamOrdering: number;
 }
 
+type MembershipOfUserRow = { room_id: string; membership: string; event_nid: number; stream_ordering: number; resolved_state_stream: number };
+
+const membershipsOfUsers = keyedRead<MembershipOfUserRow>(
+  `SELECT k.key_index, m.room_id, m.membership, m.event_nid, m.stream_ordering, r.resolved_state_stream
+     FROM unnest($1::text[]) WITH ORDINALITY AS k(user_id, key_index)
+     JOIN room_memberships m ON m.user_id = k.user_id AND NOT m.forgotten
+     JOIN rooms r ON r.room_id = m.room_id`,
+  1,
+);
+
 /** Rooms a user has any membership in (not forgotten), for sync, with each room's rooms.resolved_state_stream. */
 export async function membershipsOfUser(q: Queryable, userId: string): Promise<Array<MembershipRow & { resolvedStateStream: number }>> {
-  const { rows } = await q.query<{ room_id: string; membership: string; event_nid: number; stream_ordering: number; resolved_state_stream: number }>(
-    `SELECT m.room_id, m.membership, m.event_nid, m.stream_ordering, r.resolved_state_stream
-       FROM room_memberships m JOIN rooms r ON r.room_id = m.room_id WHERE m.user_id = $1 AND NOT m.forgotten`,
-    [userId],
-  );
-  return rows.map((r) => ({
+  const [rows] = await membershipsOfUsers(q, [[userId]]);
+  return rows!.map((r) => ({
     roomId: r.room_id,
     membership: r.membership,
     eventNid: r.event_nid,
@@ -344,16 +389,24 @@ export async function setCurrentStateGroup(q: Queryable, roomId: string, group: 
   await q.query(`UPDATE rooms SET current_state_group = $2 WHERE room_id = $1`, [roomId, group]);
 }
 
+// Keyed by room: the summaries of an initial sync's rooms in one statement.
+// The heroes are picked without regard to the viewer (one more than needed,
+// the viewer dropped afterwards), so every member's sync asks the same question.
+const summariesOf = keyedRead<{ joined: number; invited: number; heroes: string[] }>(
+  `SELECT k.key_index, c.joined, c.invited, h.heroes
+     FROM unnest($1::text[]) WITH ORDINALITY AS k(room_id, key_index)
+     CROSS JOIN LATERAL (
+       SELECT count(*) FILTER (WHERE membership = 'join')::int AS joined, count(*) FILTER (WHERE membership = 'invite')::int AS invited
+         FROM room_memberships WHERE room_id = k.room_id) c
+     CROSS JOIN LATERAL (
+       SELECT coalesce(array_agg(user_id ORDER BY user_id), '{}') AS heroes FROM (
+         SELECT user_id FROM room_memberships WHERE room_id = k.room_id AND membership IN ('join', 'invite') ORDER BY user_id LIMIT $2) m) h`,
+  1,
+);
+
 /** Joined and invited counts plus up to `heroes` other members, without loading the member list. */
 export async function roomSummaryCounts(q: Queryable, roomId: string, userId: string, heroes = 5): Promise<{ joined: number; invited: number; heroes: string[] }> {
-  const counts = await q.query<{ joined: number; invited: number }>(
-    `SELECT count(*) FILTER (WHERE membership = 'join')::int AS joined, count(*) FILTER (WHERE membership = 'invite')::int AS invited
-       FROM room_memberships WHERE room_id = $1`,
-    [roomId],
-  );
-  const picked = await q.query<{ user_id: string }>(
-    `SELECT user_id FROM room_memberships WHERE room_id = $1 AND membership IN ('join', 'invite') AND user_id <> $2 ORDER BY user_id LIMIT $3`,
-    [roomId, userId, heroes],
-  );
-  return { joined: counts.rows[0]!.joined, invited: counts.rows[0]!.invited, heroes: picked.rows.map((r) => r.user_id) };
+  const [rows] = await summariesOf(q, [[roomId]], [heroes + 1]);
+  const summary = rows![0]!;
+  return { joined: summary.joined, invited: summary.invited, heroes: summary.heroes.filter((u) => u !== userId).slice(0, heroes) };
 }

@@ -3,6 +3,7 @@
 // EDUs received from other servers (migrations/0015_e2ee_federation.sql).
 import type { JsonObject } from "../protocol/json.ts";
 import type { Queryable } from "./database.ts";
+import { keyedRead } from "./keyed-read.ts";
 
 /** Transaction IDs are kept this long, then pruned on the device's next send. */
 const TXN_RETENTION_MS = 24 * 60 * 60 * 1000;
@@ -66,28 +67,34 @@ export interface InboxMessage {
   content: JsonObject;
 }
 
+const inboxAfter = keyedRead<{ stream_ordering: number; sender: string; type: string; content: string }>(
+  `SELECT k.key_index, m.* FROM unnest($1::text[], $2::text[], $3::bigint[]) WITH ORDINALITY AS k(user_id, device_id, after, key_index)
+     CROSS JOIN LATERAL (
+       SELECT stream_ordering, sender, type, content FROM to_device_inbox
+        WHERE user_id = k.user_id AND device_id = k.device_id AND stream_ordering > k.after AND stream_ordering <= $4
+        ORDER BY stream_ordering LIMIT $5) m`,
+  3,
+);
+
 /** Up to `limit` messages for the device after `after` and up to `upTo`, oldest first. */
 export async function toDeviceMessages(q: Queryable, device: DeviceAddress, after: number, upTo: number, limit: number): Promise<InboxMessage[]> {
-  const { rows } = await q.query<{ stream_ordering: number; sender: string; type: string; content: string }>(
-    `SELECT stream_ordering, sender, type, content FROM to_device_inbox
-      WHERE user_id = $1 AND device_id = $2 AND stream_ordering > $3 AND stream_ordering <= $4
-      ORDER BY stream_ordering LIMIT $5`,
-    [device.userId, device.deviceId, after, upTo, limit],
-  );
-  return rows.map((r) => ({ position: r.stream_ordering, sender: r.sender, type: r.type, content: JSON.parse(r.content) as JsonObject }));
+  const [rows] = await inboxAfter(q, [[device.userId, device.deviceId, after]], [upTo, limit]);
+  return rows!.map((r) => ({ position: r.stream_ordering, sender: r.sender, type: r.type, content: JSON.parse(r.content) as JsonObject }));
 }
+
+const inboxHasUpTo = keyedRead<Record<string, never>>(
+  `SELECT k.key_index FROM unnest($1::text[], $2::text[], $3::bigint[]) WITH ORDINALITY AS k(user_id, device_id, up_to, key_index)
+    WHERE EXISTS (SELECT 1 FROM to_device_inbox WHERE user_id = k.user_id AND device_id = k.device_id AND stream_ordering <= k.up_to)`,
+  3,
+);
 
 /** Deletes the messages a sync token acknowledged (everything up to `upTo`). */
 export async function deleteToDeviceUpTo(q: Queryable, device: DeviceAddress, upTo: number): Promise<void> {
   // Every sync acknowledges its token, and almost always nothing is left to
   // delete: a read first (which batches across a fan-out's syncs) spares the
   // write (which cannot).
-  const { rows } = await q.query(`SELECT 1 FROM to_device_inbox WHERE user_id = $1 AND device_id = $2 AND stream_ordering <= $3 LIMIT 1`, [
-    device.userId,
-    device.deviceId,
-    upTo,
-  ]);
-  if (rows.length === 0) return;
+  const [found] = await inboxHasUpTo(q, [[device.userId, device.deviceId, upTo]]);
+  if (found!.length === 0) return;
   await q.query(`DELETE FROM to_device_inbox WHERE user_id = $1 AND device_id = $2 AND stream_ordering <= $3`, [device.userId, device.deviceId, upTo]);
 }
 

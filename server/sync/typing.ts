@@ -3,6 +3,8 @@
 // Each change takes a stream position so /sync knows when to resend m.typing;
 // the process that accepted a typing start also schedules its expiry.
 import type { Redis } from "ioredis";
+import { shareInFlight } from "../lib/share-in-flight.ts";
+import { tickBatch } from "../lib/tick-batch.ts";
 import type { StreamWriter } from "./stream-writer.ts";
 
 /** Longest typing timeout honoured (Synapse caps the same way). */
@@ -54,16 +56,24 @@ export function createTyping(redis: Redis, streams: StreamWriter) {
     }
   }
 
-  async function typingIn(roomId: string): Promise<TypingState> {
-    const [entries, position] = await Promise.all([redis.hgetall(key(roomId)), redis.get(positionKey(roomId))]);
+  /** The typing state of each room, one Redis pipeline for all of them. */
+  async function typingInRooms(roomIds: string[]): Promise<TypingState[]> {
+    const pipeline = redis.pipeline();
+    for (const roomId of roomIds) pipeline.hgetall(key(roomId)).get(positionKey(roomId));
+    const replies = (await pipeline.exec()) ?? [];
     const now = Date.now();
-    return {
-      userIds: Object.entries(entries)
-        .filter(([, expiry]) => Number(expiry) > now)
-        .map(([user]) => user)
-        .sort(),
-      position: Number(position ?? 0),
-    };
+    return roomIds.map((_, i) => {
+      const [entriesErr, entries] = replies[2 * i] ?? [];
+      const [positionErr, position] = replies[2 * i + 1] ?? [];
+      if (entriesErr || positionErr) throw entriesErr ?? positionErr;
+      return {
+        userIds: Object.entries((entries ?? {}) as Record<string, string>)
+          .filter(([, expiry]) => Number(expiry) > now)
+          .map(([user]) => user)
+          .sort(),
+        position: Number(position ?? 0),
+      };
+    });
   }
 
   /** Rooms among `roomIds` whose typing changed after `since`: one Redis round trip. */
@@ -78,7 +88,8 @@ export function createTyping(redis: Redis, streams: StreamWriter) {
     timers.clear();
   }
 
-  return { setTyping, typingIn, roomsChangedSince, close };
+  // A fan-out's syncs ask together: batched per turn (tick-batch.ts) and shared in flight (share-in-flight.ts).
+  return { setTyping, typingIn: tickBatch(typingInRooms), roomsChangedSince: shareInFlight(roomsChangedSince), close };
 }
 
 export type Typing = ReturnType<typeof createTyping>;
