@@ -392,3 +392,15 @@ export async function roomsWithEventsSince(q: Queryable, roomIds: readonly strin
   );
   return new Set(rows.map((r) => r.room_id));
 }
+
+/** Timeline events with stream_ordering > `after`, oldest first (the search indexer's feed). */
+export async function timelineEventsAfter(q: Queryable, after: number, limit: number): Promise<StoredEvent[]> {
+  const { rows } = await q.query<EventRow>(`SELECT ${COLUMNS} FROM events WHERE stream_ordering > $1 ORDER BY stream_ordering LIMIT $2`, [after, limit]);
+  return rows.map(fromRow);
+}
+
+/** Backfilled events (negative positions) below `before`, nearest first. */
+export async function backfilledEventsBefore(q: Queryable, before: number, limit: number): Promise<StoredEvent[]> {
+  const { rows } = await q.query<EventRow>(`SELECT ${COLUMNS} FROM events WHERE stream_ordering < $1 ORDER BY stream_ordering DESC LIMIT $2`, [Math.min(before, 0), limit]);
+  return rows.map(fromRow);
+}
