@@ -195,6 +195,16 @@ describe("a server with search.backend: elasticsearch", function () {
   });
 });
 
+describe("search configuration at start-up", function () {
+  this.timeout(30_000);
+
+  it("refuses a search.language PostgreSQL has no text search configuration for, with one line", async () => {
+    const server = await startServer({ expectExit: true, config: { search: { language: "klingon" } } });
+    expect((await server.exited).code).to.equal(2);
+    expect(server.stderr.filter((l) => l.trim() !== "")).to.deep.equal(['myelin: search.language "klingon" is not a PostgreSQL text search configuration (see \\dF in psql)']);
+  });
+});
+
 async function waitForIndexDelete(fake: FakeElasticsearch, index: string, id: string): Promise<void> {
   for (let i = 0; i < 100 && fake.indices.get(index)?.has(id); i++) await new Promise((r) => setTimeout(r, 100));
   expect(fake.indices.get(index)?.has(id)).to.equal(false);
