@@ -20,6 +20,12 @@ export interface SearchWorkersDeps {
 export async function startSearchWorkers(deps: SearchWorkersDeps): Promise<void> {
   deps.queues.work(searchIndexQueue, deps.handler, 1);
   await deps.queues.schedule(searchIndexQueue, { position: 0 }, deps.catchUpIntervalMs);
-  const { events, position } = await deps.indexer.catchUp();
-  if (events > 0) deps.log.info({ events, position }, "search index caught up from the stored position");
+  // In the background: the first start on a large database indexes for minutes, and start-up
+  // (listeners, the shutdown handler) must not wait for it.
+  void deps.indexer.catchUp().then(
+    ({ events, position }) => {
+      if (events > 0) deps.log.info({ events, position }, "search index caught up from the stored position");
+    },
+    (err: unknown) => deps.log.warn({ err }, "search catch-up at start failed; the scheduled catch-up will retry"),
+  );
 }
