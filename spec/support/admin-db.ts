@@ -16,9 +16,9 @@ export function dropDatabase(name: string): Promise<unknown> {
   return withAdmin((c) => c.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(name)} WITH (FORCE)`));
 }
 
-/** One query on the run's own database, on a short-lived connection (tests that look behind the API). */
-export async function queryTestDatabase<T extends pg.QueryResultRow>(text: string, values: unknown[] = []): Promise<T[]> {
-  const client = new pg.Client({ connectionString: testDatabaseUrl });
+/** One query on the run's own database (or `url`), on a short-lived connection (tests that look behind the API). */
+export async function queryTestDatabase<T extends pg.QueryResultRow>(text: string, values: unknown[] = [], url = testDatabaseUrl): Promise<T[]> {
+  const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
     return (await client.query<T>(text, values)).rows;

@@ -4,14 +4,17 @@
 // their indexing jobs; the jobs are lost (the keys under this server's Redis
 // prefix are deleted: the isolation every test uses, never FLUSHALL on a
 // shared Redis); a worker-only process (--role worker:search) started
-// afterwards indexes them from the position stored in PostgreSQL.
+// afterwards indexes them from the position stored in PostgreSQL. These two
+// use a database of their own: any other server of the run would otherwise
+// index the run's database and hide whether this worker caught up.
 //
 // Reindex: `admin-cli/main.ts search reindex` rebuilds an index that lost
 // its rows, reporting progress on stderr and its result as JSON.
 import { expect } from "chai";
 import { spawn } from "node:child_process";
 import { join, resolve } from "node:path";
-import { queryTestDatabase } from "../../support/admin-db.ts";
+import type pg from "pg";
+import { dropDatabase, queryTestDatabase } from "../../support/admin-db.ts";
 import { registerUser } from "../../support/accounts.ts";
 import { TestClient } from "../../support/http-client.ts";
 import { deleteRedisKeys } from "../../support/redis-keys.ts";
@@ -19,9 +22,10 @@ import { repoRoot } from "../../support/repo-root.ts";
 import { createRoom, sendText } from "../../support/rooms.ts";
 import { foundIds, waitForHits } from "../../support/search.ts";
 import { startServer, type RunningServer } from "../../support/server-process.ts";
-import { testDatabaseUrl, testRedisPrefix } from "../../support/test-env.ts";
+import { databaseUrl, testDatabaseName, testDatabaseUrl, testRedisPrefix } from "../../support/test-env.ts";
 
 const query = queryTestDatabase;
+const ownDatabase = `${testDatabaseName}_search_workers`;
 
 function admin(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((done) => {
@@ -39,30 +43,33 @@ describe("search worker and reindex", function () {
   const started: RunningServer[] = [];
   after(async () => {
     await Promise.all(started.map((s) => s.stop()));
+    await dropDatabase(ownDatabase);
   });
 
   it("a worker started after Redis lost the jobs catches up from the position in PostgreSQL", async () => {
     const prefix = `${testRedisPrefix}search-workers:`;
     const config = { redis: { key_prefix: prefix } };
-    const api = await startServer({ config, args: ["--role", "api"] });
+    const env = { DATABASE_URL: databaseUrl(ownDatabase) };
+    const own = <T extends pg.QueryResultRow>(text: string, values: unknown[] = []) => query<T>(text, values, env.DATABASE_URL);
+    const api = await startServer({ config, env, args: ["--role", "api"] });
     started.push(api);
     const client = new TestClient(api.baseUrl);
     const alice = await registerUser(client);
     const roomId = await createRoom(client, alice);
     const ids = [await sendText(client, alice, roomId, "nebula survey one"), await sendText(client, alice, roomId, "nebula survey two")];
     await new Promise((r) => setTimeout(r, 500));
-    const indexed = () => query<{ n: number }>(`SELECT count(*)::int AS n FROM event_search WHERE event_id = ANY($1)`, [ids]).then((r) => r[0]!.n);
+    const indexed = () => own<{ n: number }>(`SELECT count(*)::int AS n FROM event_search WHERE event_id = ANY($1)`, [ids]).then((r) => r[0]!.n);
     expect(await indexed(), "no worker runs in an API-only process").to.equal(0);
     expect(await foundIds(client, alice, "nebula")).to.deep.equal([]);
 
     await deleteRedisKeys(prefix);
 
-    const worker = await startServer({ config, args: ["--role", "worker:search"], workerOnly: true });
+    const worker = await startServer({ config, env, args: ["--role", "worker:search"], workerOnly: true });
     started.push(worker);
     await waitForHits(client, alice, "nebula", ids);
     expect(worker.logs().some((l) => l.msg === "search index caught up from the stored position")).to.equal(true);
-    const [position] = await query<{ stream_position: number }>(`SELECT stream_position FROM search_positions WHERE backend = 'postgres'`);
-    const [head] = await query<{ position: number }>(`SELECT position FROM stream_head`);
+    const [position] = await own<{ stream_position: number }>(`SELECT stream_position FROM search_positions WHERE backend = 'postgres'`);
+    const [head] = await own<{ position: number }>(`SELECT position FROM stream_head`);
     expect(position!.stream_position).to.equal(head!.position);
   });
 
