@@ -160,6 +160,7 @@ async function main(): Promise<void> {
     log,
     limits: { maxConnectionsPerUser: config.stream.max_connections_per_user, maxConnections: config.stream.max_connections },
   });
+  if (roles.has("worker:search")) metrics.gauge("myelin_search_indexed_position", "Stream position up to which this process's search worker has indexed (compare with the stream head for the lag)", () => search.indexer.lastPosition());
   metrics.gauge("myelin_stream_connections", "Open org.myelin.stream WebSocket connections in this process", () => stream.connectionCount());
   const servers = [];
   const api = roles.has("api");

@@ -22,6 +22,8 @@ import { documentOf, isLiveEvent, isSearchableType, replacedEventId } from "./do
 export interface SearchIndexer {
   /** Indexes everything committed past the stored position; returns how many events were read. */
   catchUp(): Promise<{ events: number; position: SearchPosition }>;
+  /** The stream position this process's last batch reached (0 before any): the myelin_search_indexed_position gauge. */
+  lastPosition(): number;
   /** Rebuilds the whole index from PostgreSQL (admin-cli search reindex). */
   reindex(onProgress: (done: number, total: number) => void): Promise<{ events: number; documents: number; position: number }>;
 }
@@ -63,6 +65,7 @@ export async function changesFor(q: Queryable, eventIds: ReadonlySet<string>): P
 export function createSearchIndexer(deps: { db: Database; backend: SearchBackend; batchSize: number; log: Logger; clock?: () => number }): SearchIndexer {
   const { db, backend, batchSize } = deps;
   const clock = deps.clock ?? Date.now;
+  let reached = 0;
 
   /** One batch of at most batchSize events past the position. */
   async function batch(): Promise<{ read: number; position: SearchPosition }> {
@@ -80,10 +83,14 @@ export function createSearchIndexer(deps: { db: Database; backend: SearchBackend
       };
       await setSearchPosition(tx, backend.name, next, clock());
       return { read: events.length, position: next };
+    }).then((result) => {
+      reached = result.position.stream;
+      return result;
     });
   }
 
   return {
+    lastPosition: () => reached,
     async catchUp() {
       let events = 0;
       for (;;) {

@@ -43,6 +43,9 @@ describe("POST /search (PostgreSQL backend)", function () {
     // Stemming: "martian" matches "martians", and the highlight is the word as written.
     expect(result.highlights).to.deep.equal(["martians"]);
     expect(result.next_batch).to.equal(undefined);
+    // This process runs the worker: its gauge has reached the message's position.
+    const metrics = (await api.get("/metrics", { unspecified: true })).text;
+    expect(Number(/^myelin_search_indexed_position\{[^}]*\} (\d+)$/m.exec(metrics)?.[1])).to.be.greaterThan(0);
   });
 
   it("orders by rank or by recency", async () => {

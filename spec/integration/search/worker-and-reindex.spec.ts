@@ -71,6 +71,9 @@ describe("search worker and reindex", function () {
     const [position] = await own<{ stream_position: number }>(`SELECT stream_position FROM search_positions WHERE backend = 'postgres'`);
     const [head] = await own<{ position: number }>(`SELECT position FROM stream_head`);
     expect(position!.stream_position).to.equal(head!.position);
+    // The API process runs no search worker, so it exports no indexing gauge.
+    const metrics = await client.get("/metrics", { unspecified: true });
+    expect(metrics.text).to.not.contain("myelin_search_indexed_position");
   });
 
   it("admin-cli search reindex rebuilds the index from PostgreSQL, with progress and a JSON result", async () => {
