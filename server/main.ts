@@ -32,6 +32,8 @@ import { migrateToLatest } from "./storage/migrate.ts";
 import { createMediaServices } from "./media/services.ts";
 import { createJobQueues } from "../workers/bullmq.ts";
 import { startMediaWorkers } from "../workers/media.ts";
+import { startSearchWorkers } from "../workers/search.ts";
+import { createSearchServices } from "./search/services.ts";
 
 const USAGE = `usage: npm start -- [--config PATH] [--generate-config] [--server-name NAME]
   --config PATH        configuration file (default: ./homeserver.yaml, or $MYELIN_CONFIG)
@@ -39,9 +41,9 @@ const USAGE = `usage: npm start -- [--config PATH] [--generate-config] [--server
   --server-name NAME   server_name for a newly generated config (default: localhost)
   --role ROLE          what this process runs, repeatable or comma-separated: api (client and
                        federation listeners), worker:media (the media job workers, no listener),
-                       all (default: both)`;
+                       worker:search (the search indexer), all (default: every role)`;
 
-const ROLES = ["api", "worker:media"] as const;
+const ROLES = ["api", "worker:media", "worker:search"] as const;
 type Role = (typeof ROLES)[number];
 
 /** The roles of --role values ("all" or none given: every role). */
@@ -115,6 +117,10 @@ async function main(): Promise<void> {
     onBatchError: (err, text) => log.warn({ err, sql: text.slice(0, 200) }, "a batched read failed; its queries ran one by one"),
   });
   const redis = await connectRedis(config.redis.url, config.redis.key_prefix);
+  const queues = createJobQueues({ redisUrl: config.redis.url, keyPrefix: config.redis.key_prefix, log: log.child({ component: "jobs" }) });
+  // An unreachable Elasticsearch (or an unknown text search configuration) stops start-up here, with one line.
+  const search = createSearchServices({ config, db, queues, log });
+  await search.backend.start();
 
   const notifier = await createNotifier(redis, config.redis.key_prefix);
   const signer = { serverName: config.server_name, key: signingKey };
@@ -131,10 +137,10 @@ async function main(): Promise<void> {
     roomVersionsCacheSize: config.caches.room_versions,
     toDeviceInboxLimit: config.limits.to_device_inbox_per_device,
     e2eeFederation: e2eeFederation.ports,
+    onCommitted: (committed) => search.committed(committed.position),
   });
   const federation = createFederationServices({ config, db, signingKey, log, rooms: services, notifier });
   e2eeFederation.bind(federation.e2ee);
-  const queues = createJobQueues({ redisUrl: config.redis.url, keyPrefix: config.redis.key_prefix, log: log.child({ component: "jobs" }) });
   const media = createMediaServices({ config, db, queues, federationStream: (destination, path, options) => federation.client.stream(destination, path, options), log });
   const metrics = createMetrics(() => db.stats());
   metrics.watchCaches(() => caches.all());
@@ -145,7 +151,7 @@ async function main(): Promise<void> {
     metrics,
     probes: { postgres: () => db.ping(), redis: () => redis.ping().then(() => true, () => false) },
     isDraining: () => draining,
-    registerRoutes: (table, body) => registerClientApi(table, body, { config, db, redis, notifier, signer, services, remote: federation.remote, remoteMembership: federation.membership, remoteHistory: federation.backfill, caches, media }),
+    registerRoutes: (table, body) => registerClientApi(table, body, { config, db, redis, notifier, signer, services, remote: federation.remote, remoteMembership: federation.membership, remoteHistory: federation.backfill, caches, media, search: search.service(services.rooms) }),
   });
   const stream = createStreamServer({
     db,
@@ -154,6 +160,7 @@ async function main(): Promise<void> {
     log,
     limits: { maxConnectionsPerUser: config.stream.max_connections_per_user, maxConnections: config.stream.max_connections },
   });
+  if (roles.has("worker:search")) metrics.gauge("myelin_search_indexed_position", "Stream position up to which this process's search worker has indexed (compare with the stream head for the lag)", () => search.indexer.lastPosition());
   metrics.gauge("myelin_stream_connections", "Open org.myelin.stream WebSocket connections in this process", () => stream.connectionCount());
   const servers = [];
   const api = roles.has("api");
@@ -183,10 +190,9 @@ async function main(): Promise<void> {
   // Destinations still owed events (a restart, an outage) are tried again now.
   await federation.sender.start();
 
-  if (roles.has("worker:media")) {
-    await startMediaWorkers(media.workers);
-    log.info({ roles: [...roles] }, "workers started");
-  }
+  if (roles.has("worker:media")) await startMediaWorkers(media.workers);
+  if (roles.has("worker:search")) await startSearchWorkers(search.workers);
+  if (roles.has("worker:media") || roles.has("worker:search")) log.info({ roles: [...roles] }, "workers started");
 
   installShutdown({
     servers,
@@ -196,7 +202,7 @@ async function main(): Promise<void> {
     onDraining: () => {
       draining = true;
     },
-    closers: [() => queues.close(), async () => media.close(), async () => federation.close(), async () => services.typing.close(), () => notifier.close(), () => db.close(), () => redis.quit(), ...(database.stop ? [database.stop] : [])],
+    closers: [() => queues.close(), () => search.backend.close(), async () => media.close(), async () => federation.close(), async () => services.typing.close(), () => notifier.close(), () => db.close(), () => redis.quit(), ...(database.stop ? [database.stop] : [])],
   });
 }
 

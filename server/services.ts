@@ -7,7 +7,7 @@ import type { RoomVersion } from "./protocol/room-versions.ts";
 import type { E2eeFederation } from "./e2ee/federation-ports.ts";
 import { createE2eeServices, type E2eeServices } from "./e2ee/services.ts";
 import type { Signer } from "./rooms/events/build-local.ts";
-import { createRoomService, membershipChangesOf, type RoomService } from "./rooms/room-service.ts";
+import { createRoomService, membershipChangesOf, type CommittedRoom, type RoomService } from "./rooms/room-service.ts";
 import type { Database } from "./storage/database.ts";
 import type { Notifier } from "./sync/notifier.ts";
 import { createOutboundEdus, type OutboundEdus } from "./sync/outbound-edus.ts";
@@ -43,6 +43,8 @@ export interface RoomServicesDeps {
   toDeviceInboxLimit: number;
   /** End-to-end encryption's federation ports (bound once federation is built). */
   e2eeFederation?: E2eeFederation;
+  /** Told of every commit after the wake-ups are sent (search indexing); must not block. */
+  onCommitted?: (committed: CommittedRoom) => void;
 }
 
 export function createRoomServices(deps: RoomServicesDeps): RoomServices {
@@ -56,6 +58,7 @@ export function createRoomServices(deps: RoomServicesDeps): RoomServices {
     afterCommit: async (committed) => {
       const userIds = membershipChangesOf(committed);
       await notifier.notify({ position: committed.position, roomId: committed.roomId, ...(userIds.length > 0 ? { userIds } : {}) });
+      if (committed.appended.length > 0) deps.onCommitted?.(committed);
     },
   });
   const streams = createStreamWriter(db, notifier);

@@ -55,6 +55,8 @@ import { registerKeyBackup } from "./key-backup.ts";
 import { registerDehydratedDevices } from "./dehydrated-devices.ts";
 import { registerMedia } from "./media.ts";
 import type { MediaRepository } from "../media/media-repository.ts";
+import type { SearchService } from "../search/search-service.ts";
+import { registerSearch } from "./search.ts";
 
 export interface ClientApiDeps {
   config: HomeserverConfig;
@@ -72,6 +74,8 @@ export interface ClientApiDeps {
   caches: CacheRegistry;
   /** The content repository (server/media/services.ts). */
   media: { repository: MediaRepository; requestPreview(url: string, userId: string): Promise<void> };
+  /** POST /search (server/search/search-service.ts). */
+  search: SearchService;
 }
 
 export function registerClientApi(table: RouteTable, body: RequestHandler, deps: ClientApiDeps): void {
@@ -126,6 +130,7 @@ export function registerClientApi(table: RouteTable, body: RequestHandler, deps:
   registerSend(table, body, { rooms, auth, messageRateLimit: limit("message") });
   registerRoomReads(table, { db, rooms, auth, ...(deps.remoteHistory ? { history: deps.remoteHistory } : {}) });
   registerContext(table, { db, rooms, auth });
+  registerSearch(table, body, { search: deps.search, auth });
   registerRelations(table, { db, rooms, auth });
   registerTimestampToEvent(table, { db, auth });
   registerReports(table, body, { db, auth });

@@ -38,4 +38,9 @@ export function checkDerivedConfig(config: HomeserverConfig): void {
     throw new ConfigError(`the client base URL "${base}" is not a valid URL; set well_known.client_base_url or public_baseurl`);
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") throw new ConfigError(`the client base URL "${base}" must be http or https`);
+  const search = config.search;
+  if (search.backend === "elasticsearch" && !search.elasticsearch) throw new ConfigError(`search.backend is elasticsearch but search.elasticsearch.node is not set`);
+  const es = search.elasticsearch;
+  if (es && (es.username === undefined) !== (es.password === undefined)) throw new ConfigError(`search.elasticsearch.username and password must be given together`);
+  if (es?.api_key !== undefined && es.username !== undefined) throw new ConfigError(`search.elasticsearch: give api_key or username/password, not both`);
 }

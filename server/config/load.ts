@@ -82,5 +82,6 @@ function resolvePaths(config: HomeserverConfig, base: string): void {
   config.listeners.federation.tls_certificate_path = abs(config.listeners.federation.tls_certificate_path);
   config.listeners.federation.tls_private_key_path = abs(config.listeners.federation.tls_private_key_path);
   config.media.store_path = abs(config.media.store_path);
+  if (config.search.elasticsearch?.ca_bundle_path !== undefined) config.search.elasticsearch.ca_bundle_path = abs(config.search.elasticsearch.ca_bundle_path);
   if (config.federation.ca_bundle_path !== undefined) config.federation.ca_bundle_path = abs(config.federation.ca_bundle_path);
 }

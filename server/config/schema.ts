@@ -72,6 +72,31 @@ export interface HomeserverConfig {
   url_preview: UrlPreviewConfig;
   media_retention: { local_media_lifetime?: number | string; remote_media_lifetime?: number | string; interval_ms: number };
   workers: { thumbnail_concurrency: number; remote_media_concurrency: number; url_preview_concurrency: number };
+  search: SearchConfig;
+}
+
+export interface ElasticsearchConfig {
+  /** http(s) URL of a cluster node. */
+  node: string;
+  username?: string;
+  password?: string;
+  api_key?: string;
+  /** PEM file of CAs trusted for the cluster's certificate. */
+  ca_bundle_path?: string;
+  /** The alias searches and writes use; the indices behind it are <index>-v<n>. */
+  index: string;
+  request_timeout_ms: number;
+}
+
+export interface SearchConfig {
+  backend: "postgres" | "elasticsearch";
+  /** PostgreSQL text search configuration and Elasticsearch stemmer language (the same names for the common languages). */
+  language: string;
+  /** How often a worker indexes whatever is past the stored position even without a job (lost jobs cost at most this). */
+  catch_up_interval_ms: number;
+  /** Events per indexing transaction. */
+  batch_size: number;
+  elasticsearch?: ElasticsearchConfig;
 }
 
 export interface ThumbnailSize {
@@ -416,6 +441,31 @@ export const configSchema = {
         thumbnail_concurrency: { type: "integer", minimum: 1, default: 2 },
         remote_media_concurrency: { type: "integer", minimum: 1, default: 4 },
         url_preview_concurrency: { type: "integer", minimum: 1, default: 2 },
+      },
+    },
+    search: {
+      type: "object",
+      additionalProperties: false,
+      default: {},
+      properties: {
+        backend: { enum: ["postgres", "elasticsearch"], default: "postgres" },
+        language: { type: "string", pattern: "^[a-z_]+$", default: "english" },
+        catch_up_interval_ms: { type: "integer", minimum: 100, default: 30000 },
+        batch_size: { type: "integer", minimum: 1, maximum: 10000, default: 500 },
+        elasticsearch: {
+          type: "object",
+          additionalProperties: false,
+          required: ["node"],
+          properties: {
+            node: { type: "string", pattern: "^https?://" },
+            username: { type: "string", minLength: 1 },
+            password: { type: "string", minLength: 1 },
+            api_key: { type: "string", minLength: 1 },
+            ca_bundle_path: { type: "string", minLength: 1 },
+            index: { type: "string", pattern: "^[a-z0-9][a-z0-9_.-]*$", default: "myelin_events" },
+            request_timeout_ms: { type: "integer", minimum: 100, default: 30000 },
+          },
+        },
       },
     },
   },

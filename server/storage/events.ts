@@ -412,3 +412,15 @@ const roomsWithEventsAfter = keyedRead<Record<string, never>>(
     WHERE EXISTS (SELECT 1 FROM events e WHERE e.room_id = k.room_id AND e.stream_ordering > k.since)`,
   2,
 );
+
+/** Timeline events with stream_ordering > `after`, oldest first (the search indexer's feed). */
+export async function timelineEventsAfter(q: Queryable, after: number, limit: number): Promise<StoredEvent[]> {
+  const { rows } = await q.query<EventRow>(`SELECT ${COLUMNS} FROM events WHERE stream_ordering > $1 ORDER BY stream_ordering LIMIT $2`, [after, limit]);
+  return rows.map(fromRow);
+}
+
+/** Backfilled events (negative positions) below `before`, nearest first. */
+export async function backfilledEventsBefore(q: Queryable, before: number, limit: number): Promise<StoredEvent[]> {
+  const { rows } = await q.query<EventRow>(`SELECT ${COLUMNS} FROM events WHERE stream_ordering < $1 ORDER BY stream_ordering DESC LIMIT $2`, [Math.min(before, 0), limit]);
+  return rows.map(fromRow);
+}

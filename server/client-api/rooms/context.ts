@@ -7,13 +7,14 @@ import { requester } from "../../auth/authenticate.ts";
 import { notFound } from "../../errors/matrix-error.ts";
 import type { RouteTable } from "../../http/route-table.ts";
 import type { JsonObject } from "../../protocol/json.ts";
-import { readableEvent, readableEvents } from "../../rooms/readable-events.ts";
+import { positionOf, walkReadable } from "../../rooms/context-walk.ts";
+import { readableEvent } from "../../rooms/readable-events.ts";
 import { renderEvents } from "../../rooms/render.ts";
 import { roomAccess, stateEventsAfter, type RoomAccess } from "../../rooms/room-state.ts";
 import type { RoomService } from "../../rooms/room-service.ts";
 import { topologicalToken, type TopologicalToken } from "../../rooms/tokens.ts";
 import type { Database } from "../../storage/database.ts";
-import { roomEventsTopological, type StoredEvent } from "../../storage/events.ts";
+import type { StoredEvent } from "../../storage/events.ts";
 import { eventPassesFilter, filterFromQuery, type RoomEventFilter } from "../../sync/event-filter.ts";
 import { queryInt, queryString, roomIdParam } from "./params.ts";
 
@@ -27,42 +28,11 @@ export interface ContextDeps {
 const DEFAULT_LIMIT = 10;
 const MAX_LIMIT = 100;
 
-const positionOf = (e: StoredEvent): TopologicalToken => ({ depth: e.depth, stream: e.streamOrdering! });
-
 export function registerContext(table: RouteTable, deps: ContextDeps): void {
   const { db, rooms, auth } = deps;
 
-  /**
-   * Up to `limit` readable events passing `filter`, walking away from `from`
-   * in `dir`. Returns them nearest first and the position reached, which is
-   * the token to continue from with /messages.
-   */
-  async function walk(
-    roomId: string,
-    userId: string,
-    access: RoomAccess,
-    from: TopologicalToken,
-    dir: "b" | "f",
-    limit: number,
-    filter: RoomEventFilter,
-  ): Promise<{ events: StoredEvent[]; reached: TopologicalToken }> {
-    const events: StoredEvent[] = [];
-    let cursor = from;
-    // A former member's forward walk stops at their departure instead of reading on to discard.
-    const ceiling = dir === "f" && access.kind === "former" ? positionOf(access.membershipEvent) : undefined;
-    while (events.length < limit) {
-      const batch = await roomEventsTopological(db, roomId, cursor, dir, Math.max(limit * 2, 20), ceiling);
-      if (batch.length === 0) break;
-      const passing = await readableEvents(db, userId, access, batch.filter((e) => eventPassesFilter(filter, e)));
-      const kept = new Set(passing.map((e) => e.eventId));
-      for (const e of batch) {
-        cursor = positionOf(e);
-        if (kept.has(e.eventId)) events.push(e);
-        if (events.length >= limit) break;
-      }
-    }
-    return { events, reached: cursor };
-  }
+  const walk = (roomId: string, userId: string, access: RoomAccess, from: TopologicalToken, dir: "b" | "f", limit: number, filter: RoomEventFilter) =>
+    walkReadable(db, roomId, userId, access, from, dir, limit, filter);
 
   const context: RequestHandler = async (req, res) => {
     const me = requester(res.locals);

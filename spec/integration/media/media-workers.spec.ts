@@ -9,23 +9,15 @@ import { expect } from "chai";
 import { mkdtempSync, readdirSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import pg from "pg";
+import { queryTestDatabase } from "../../support/admin-db.ts";
 import { registerUser } from "../../support/accounts.ts";
 import { TestClient } from "../../support/http-client.ts";
 import { downloadPath, mediaRequest, mxcParts, testImage, uploadMedia } from "../../support/media.ts";
 import { deleteRedisKeys } from "../../support/redis-keys.ts";
 import { startServer, type RunningServer } from "../../support/server-process.ts";
-import { testDatabaseUrl, testRedisPrefix } from "../../support/test-env.ts";
+import { testRedisPrefix } from "../../support/test-env.ts";
 
-async function query<T extends pg.QueryResultRow>(text: string, values: unknown[]): Promise<T[]> {
-  const client = new pg.Client({ connectionString: testDatabaseUrl });
-  await client.connect();
-  try {
-    return (await client.query<T>(text, values)).rows;
-  } finally {
-    await client.end();
-  }
-}
+const query = queryTestDatabase;
 
 /** Retries `check` (an assertion) until it passes or the time is up. */
 async function until(check: () => Promise<unknown>, timeoutMs: number): Promise<void> {
