@@ -33,6 +33,8 @@ import { createMediaServices } from "./media/services.ts";
 import { createJobQueues } from "../workers/bullmq.ts";
 import { startMediaWorkers } from "../workers/media.ts";
 import { startSearchWorkers } from "../workers/search.ts";
+import { startPushWorkers } from "../workers/push.ts";
+import { createPushRotation } from "./push/rotation.ts";
 import { createSearchServices } from "./search/services.ts";
 
 const USAGE = `usage: npm start -- [--config PATH] [--generate-config] [--server-name NAME]
@@ -41,9 +43,10 @@ const USAGE = `usage: npm start -- [--config PATH] [--generate-config] [--server
   --server-name NAME   server_name for a newly generated config (default: localhost)
   --role ROLE          what this process runs, repeatable or comma-separated: api (client and
                        federation listeners), worker:media (the media job workers, no listener),
-                       worker:search (the search indexer), all (default: every role)`;
+                       worker:search (the search indexer), worker:push (unread-count
+                       rotation), all (default: every role)`;
 
-const ROLES = ["api", "worker:media", "worker:search"] as const;
+const ROLES = ["api", "worker:media", "worker:search", "worker:push"] as const;
 type Role = (typeof ROLES)[number];
 
 /** The roles of --role values ("all" or none given: every role). */
@@ -192,7 +195,10 @@ async function main(): Promise<void> {
 
   if (roles.has("worker:media")) await startMediaWorkers(media.workers);
   if (roles.has("worker:search")) await startSearchWorkers(search.workers);
-  if (roles.has("worker:media") || roles.has("worker:search")) log.info({ roles: [...roles] }, "workers started");
+  if (roles.has("worker:push")) {
+    await startPushWorkers({ queues, rotation: createPushRotation({ db, log: log.child({ component: "push-rotation" }) }), rotationIntervalMs: config.push.rotation_interval_ms, log });
+  }
+  if ([...roles].some((r) => r.startsWith("worker:"))) log.info({ roles: [...roles] }, "workers started");
 
   installShutdown({
     servers,

@@ -73,6 +73,7 @@ export interface HomeserverConfig {
   media_retention: { local_media_lifetime?: number | string; remote_media_lifetime?: number | string; interval_ms: number };
   workers: { thumbnail_concurrency: number; remote_media_concurrency: number; url_preview_concurrency: number };
   search: SearchConfig;
+  push: PushConfig;
 }
 
 export interface ElasticsearchConfig {
@@ -86,6 +87,11 @@ export interface ElasticsearchConfig {
   /** The alias searches and writes use; the indices behind it are <index>-v<n>. */
   index: string;
   request_timeout_ms: number;
+}
+
+export interface PushConfig {
+  /** How often a push worker folds new push actions into the unread-count summaries. */
+  rotation_interval_ms: number;
 }
 
 export interface SearchConfig {
@@ -441,6 +447,14 @@ export const configSchema = {
         thumbnail_concurrency: { type: "integer", minimum: 1, default: 2 },
         remote_media_concurrency: { type: "integer", minimum: 1, default: 4 },
         url_preview_concurrency: { type: "integer", minimum: 1, default: 2 },
+      },
+    },
+    push: {
+      type: "object",
+      additionalProperties: false,
+      default: {},
+      properties: {
+        rotation_interval_ms: { type: "integer", minimum: 100, default: 5000 },
       },
     },
     search: {

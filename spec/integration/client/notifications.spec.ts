@@ -2,11 +2,17 @@
 // push rules evaluated for each event, unread_notifications in /sync cleared
 // by read receipts (public, private and threaded), per-thread counts, and the
 // notification list with its read flags, highlight filter and pagination.
+// Everything runs twice: once with counts read from the push actions alone,
+// once with the push worker rotating them into summaries every 100 ms and
+// each count read only after a rotation has passed every event (so counts
+// come from the summaries, corrected by receipts and redactions since).
 import { expect } from "chai";
 import { registerUser, type TestUser } from "../../support/accounts.ts";
 import { TestClient } from "../../support/http-client.ts";
 import { createRoom, join, nextTxnId, room, sendText, sync, V3 } from "../../support/rooms.ts";
-import { startServer, type RunningServer } from "../../support/server-process.ts";
+import { queryTestDatabase } from "../../support/admin-db.ts";
+import { eventually } from "../../support/eventually.ts";
+import { startServer, type RunningServer, type StartOptions } from "../../support/server-process.ts";
 
 interface Counts {
   notification_count?: number;
@@ -20,13 +26,26 @@ interface Notification {
   ts: number;
 }
 
-describe("notification counts and /notifications (real server process)", function () {
+/** Resolves once the rotation has folded in every event committed so far. */
+async function rotatedToHead(): Promise<void> {
+  await eventually("the push rotation to reach the stream head", async () => {
+    const [row] = await queryTestDatabase<{ behind: boolean }>(`SELECT (SELECT position FROM push_rotation) < (SELECT position FROM stream_head) AS behind`);
+    return row!.behind ? undefined : true;
+  });
+}
+
+// The api role alone runs no push worker, so nothing is ever rotated.
+notificationSuite("notification counts and /notifications (real server process)", { args: ["--role", "api"] }, async () => undefined);
+notificationSuite("notification counts read from rotated summaries (real server process)", { config: { push: { rotation_interval_ms: 100 } } }, rotatedToHead);
+
+function notificationSuite(title: string, options: StartOptions, settle: () => Promise<void>): void {
+describe(title, function () {
   this.timeout(60_000);
   let server: RunningServer;
   let api: TestClient;
 
   before(async () => {
-    server = await startServer();
+    server = await startServer(options);
     api = new TestClient(server.baseUrl);
   });
   after(async () => {
@@ -43,6 +62,7 @@ describe("notification counts and /notifications (real server process)", functio
     expect(res.status, res.text).to.equal(200);
   };
   const unread = async (user: TestUser, roomId: string, query = ""): Promise<Counts> => {
+    await settle();
     const s = await sync(api, user, query);
     return (s.rooms.join[roomId] as any).unread_notifications;
   };
@@ -163,6 +183,7 @@ describe("notification counts and /notifications (real server process)", functio
 
     const threaded = `?filter=${encodeURIComponent(JSON.stringify({ room: { timeline: { unread_thread_notifications: true } } }))}`;
     const perThread = async () => {
+      await settle();
       const s = await sync(api, bob, threaded);
       const joined = s.rooms.join[roomId] as any;
       return { main: joined.unread_notifications as Counts, threads: joined.unread_thread_notifications as Record<string, Counts> | undefined };
@@ -241,3 +262,4 @@ describe("notification counts and /notifications (real server process)", functio
     expect((await notifications(alice)).notifications).to.deep.equal([]);
   });
 });
+}
