@@ -1,5 +1,6 @@
 // GET /_matrix/client/v3/capabilities   https://spec.matrix.org/v1.19/client-server-api/#get_matrixclientv3capabilities
 import type { RequestHandler } from "express";
+import { requester } from "../auth/authenticate.ts";
 import type { RouteTable } from "../http/route-table.ts";
 import { roomVersionsCapability } from "../protocol/room-versions.ts";
 
@@ -10,6 +11,7 @@ export interface CapabilitiesDeps {
 export function registerCapabilities(table: RouteTable, deps: CapabilitiesDeps): void {
   for (const prefix of ["/_matrix/client/v3", "/_matrix/client/r0"]) {
     table.add("GET", `${prefix}/capabilities`, deps.auth, (_req, res) => {
+      const me = requester(res.locals);
       res.json({
         capabilities: {
           "m.room_versions": roomVersionsCapability(),
@@ -19,6 +21,8 @@ export function registerCapabilities(table: RouteTable, deps: CapabilitiesDeps):
           // No 3PIDs are kept, and m.login.token (login via another device) is not built.
           "m.3pid_changes": { enabled: false },
           "m.get_login_token": { enabled: true },
+          // Omitted for everyone else, as the spec asks when both would be false.
+          ...(me.isAdmin ? { "m.account_moderation": { suspend: true, lock: true } } : {}),
         },
       });
     });

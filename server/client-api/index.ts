@@ -55,6 +55,12 @@ import { registerKeyBackup } from "./key-backup.ts";
 import { registerDehydratedDevices } from "./dehydrated-devices.ts";
 import { registerMedia } from "./media.ts";
 import type { MediaRepository } from "../media/media-repository.ts";
+import { registerVoip } from "./voip.ts";
+import { registerAdminUsers } from "./admin-users.ts";
+import { registerMutualRooms } from "./mutual-rooms.ts";
+import { registerPeeking } from "./rooms/peek.ts";
+import { registerMsisdn } from "./msisdn.ts";
+import { registerThirdPartyLookups } from "./thirdparty.ts";
 
 export interface ClientApiDeps {
   config: HomeserverConfig;
@@ -110,7 +116,7 @@ export function registerClientApi(table: RouteTable, body: RequestHandler, deps:
     },
   });
   registerCapabilities(table, { auth });
-  registerOpenId(table, body, { db, serverName: config.server_name, auth });
+  registerOpenId(table, body, { db, serverName: config.server_name, auth, lifetimeMs: config.auth.openid_token_lifetime_ms });
   registerLoginToken(table, body, { db, uia, serverName: config.server_name, auth, rateLimit: limit("login") });
 
   registerCreateRoom(table, body, { db, signer: deps.signer, rooms, auth, ...(deps.remoteMembership ? { remote: deps.remoteMembership } : {}) });
@@ -123,12 +129,18 @@ export function registerClientApi(table: RouteTable, body: RequestHandler, deps:
     ...(deps.remoteMembership ? { remote: deps.remoteMembership } : {}),
     ...(deps.remote ? { lookups: deps.remote } : {}),
   });
-  registerSend(table, body, { rooms, auth, messageRateLimit: limit("message") });
+  registerSend(table, body, { db, rooms, auth, messageRateLimit: limit("message") });
   registerRoomReads(table, { db, rooms, auth, ...(deps.remoteHistory ? { history: deps.remoteHistory } : {}) });
   registerContext(table, { db, rooms, auth });
   registerRelations(table, { db, rooms, auth });
   registerTimestampToEvent(table, { db, auth });
-  registerReports(table, body, { db, auth });
+  registerReports(table, body, { db, serverName: config.server_name, auth });
+  registerPeeking(table, { db, rooms, notifier: deps.notifier, auth });
+  registerMutualRooms(table, { db, auth, batchSize: config.limits.mutual_rooms_batch });
+  registerAdminUsers(table, body, { db, serverName: config.server_name, auth });
+  registerVoip(table, { voip: config.voip, auth });
+  registerMsisdn(table, body);
+  registerThirdPartyLookups(table, { auth });
   registerDirectory(table, body, { db, serverName: config.server_name, auth, ...(deps.remote ? { remote: deps.remote } : {}) });
   registerPublicRooms(table, body, { db, serverName: config.server_name, auth, ...(deps.remote ? { remote: deps.remote } : {}) });
   registerRoomSummary(table, { db, auth });

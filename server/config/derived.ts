@@ -38,4 +38,13 @@ export function checkDerivedConfig(config: HomeserverConfig): void {
     throw new ConfigError(`the client base URL "${base}" is not a valid URL; set well_known.client_base_url or public_baseurl`);
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") throw new ConfigError(`the client base URL "${base}" must be http or https`);
+  // The spec requires at least one way to reach each support contact.
+  const contacts = config.well_known.support?.contacts ?? [];
+  const unreachable = contacts.findIndex((c) => c.matrix_id === undefined && c.email_address === undefined);
+  if (unreachable >= 0) throw new ConfigError(`well_known.support.contacts.${unreachable} needs matrix_id or email_address`);
+  const { voip } = config;
+  if (voip.turn_shared_secret !== undefined && (voip.turn_username !== undefined || voip.turn_password !== undefined)) {
+    throw new ConfigError("voip.turn_shared_secret and voip.turn_username/turn_password are exclusive: pick time-limited or static TURN credentials");
+  }
+  if ((voip.turn_username === undefined) !== (voip.turn_password === undefined)) throw new ConfigError("voip.turn_username and voip.turn_password go together");
 }

@@ -56,12 +56,23 @@ export interface HomeserverConfig {
     keep_alive_timeout_ms: number;
     max_bulk_json_body_bytes: number;
     to_device_inbox_per_device: number;
+    /** Rooms per GET /mutual_rooms batch. */
+    mutual_rooms_batch: number;
   };
   metrics: { enabled: boolean; allow_from: string[] };
   logging: { level: "trace" | "debug" | "info" | "warn" | "error" | "fatal"; format: "auto" | "json" | "pretty" };
-  well_known: { client_base_url?: string; server?: string };
+  well_known: {
+    client_base_url?: string;
+    server?: string;
+    /** Served as /.well-known/matrix/support (MSC1929); absent → 404. */
+    support?: { contacts: Array<{ matrix_id?: string; email_address?: string; role: string }>; support_page?: string };
+    /** Served as /.well-known/matrix/policy_server when this server acts as a policy server; absent → 404. */
+    policy_server?: { public_keys: { ed25519: string } };
+  };
+  /** TURN credentials for GET /voip/turnServer (Synapse's turn_* keys). */
+  voip: { turn_uris: string[]; turn_shared_secret?: string; turn_username?: string; turn_password?: string; turn_user_lifetime_ms: number; turn_allow_guests: boolean };
   registration: { enabled: boolean; require_token: boolean };
-  auth: { refreshable_access_token_lifetime_ms: number };
+  auth: { refreshable_access_token_lifetime_ms: number; openid_token_lifetime_ms: number };
   rate_limits: Record<"login" | "registration" | "message" | "joins" | "to_device", { per_second: number; burst_count: number }>;
   presence: { enabled: boolean };
   stream: { max_connections_per_user: number; max_connections: number };
@@ -249,6 +260,7 @@ export const configSchema = {
         // Key uploads and queries, to-device sends and key-backup uploads for large rooms exceed 64 KiB.
         max_bulk_json_body_bytes: { type: "integer", minimum: 1024, default: 8388608 },
         to_device_inbox_per_device: { type: "integer", minimum: 1, default: 10000 },
+        mutual_rooms_batch: { type: "integer", minimum: 1, maximum: 1000, default: 100 },
       },
     },
     metrics: {
@@ -276,6 +288,55 @@ export const configSchema = {
       properties: {
         client_base_url: { type: "string", pattern: "^https?://" },
         server: { type: "string", minLength: 1 },
+        support: {
+          type: "object",
+          additionalProperties: false,
+          required: ["contacts"],
+          properties: {
+            contacts: {
+              type: "array",
+              items: {
+                type: "object",
+                additionalProperties: false,
+                required: ["role"],
+                properties: {
+                  matrix_id: { type: "string", pattern: "^@[^:]+:.+$" },
+                  email_address: { type: "string", pattern: "^[^@\\s]+@[^@\\s]+$" },
+                  role: { type: "string", pattern: "^(m\\.role\\.(admin|security)|[a-z0-9.]+\\.[a-z0-9._-]+)$" },
+                },
+              },
+            },
+            support_page: { type: "string", pattern: "^https?://" },
+          },
+        },
+        policy_server: {
+          type: "object",
+          additionalProperties: false,
+          required: ["public_keys"],
+          properties: {
+            public_keys: {
+              type: "object",
+              additionalProperties: false,
+              required: ["ed25519"],
+              properties: { ed25519: { type: "string", pattern: "^[A-Za-z0-9+/]{43}$" } },
+            },
+          },
+        },
+      },
+    },
+    voip: {
+      type: "object",
+      additionalProperties: false,
+      default: {},
+      properties: {
+        turn_uris: { type: "array", items: { type: "string", pattern: "^turns?:" }, default: [] },
+        // coturn's use-auth-secret / static-auth-secret.
+        turn_shared_secret: { type: "string", minLength: 1 },
+        turn_username: { type: "string", minLength: 1 },
+        turn_password: { type: "string", minLength: 1 },
+        // Synapse's turn_user_lifetime default: 1h.
+        turn_user_lifetime_ms: { type: "integer", minimum: 1000, default: 3600000 },
+        turn_allow_guests: { type: "boolean", default: true },
       },
     },
     registration: {
@@ -293,6 +354,8 @@ export const configSchema = {
       default: {},
       properties: {
         refreshable_access_token_lifetime_ms: { type: "integer", minimum: 1000, default: 300000 },
+        // Synapse's fixed one hour.
+        openid_token_lifetime_ms: { type: "integer", minimum: 1000, default: 3600000 },
       },
     },
     rate_limits: {
