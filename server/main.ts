@@ -32,6 +32,11 @@ import { migrateToLatest } from "./storage/migrate.ts";
 import { createMediaServices } from "./media/services.ts";
 import { createJobQueues } from "../workers/bullmq.ts";
 import { startMediaWorkers } from "../workers/media.ts";
+import { startEmailWorkers } from "../workers/email.ts";
+import { emailValidationQueue, type EmailValidationPayload } from "../workers/email/queue.ts";
+import { createEmailValidationHandler } from "../workers/email/handler.ts";
+import { createSmtpMailer } from "./mail/mailer.ts";
+import { clientBaseUrl } from "./config/derived.ts";
 
 const USAGE = `usage: npm start -- [--config PATH] [--generate-config] [--server-name NAME]
   --config PATH        configuration file (default: ./homeserver.yaml, or $MYELIN_CONFIG)
@@ -39,9 +44,9 @@ const USAGE = `usage: npm start -- [--config PATH] [--generate-config] [--server
   --server-name NAME   server_name for a newly generated config (default: localhost)
   --role ROLE          what this process runs, repeatable or comma-separated: api (client and
                        federation listeners), worker:media (the media job workers, no listener),
-                       all (default: both)`;
+                       worker:email (the validation mail sender, no listener), all (default: every one)`;
 
-const ROLES = ["api", "worker:media"] as const;
+const ROLES = ["api", "worker:media", "worker:email"] as const;
 type Role = (typeof ROLES)[number];
 
 /** The roles of --role values ("all" or none given: every role). */
@@ -136,6 +141,11 @@ async function main(): Promise<void> {
   e2eeFederation.bind(federation.e2ee);
   const queues = createJobQueues({ redisUrl: config.redis.url, keyPrefix: config.redis.key_prefix, log: log.child({ component: "jobs" }) });
   const media = createMediaServices({ config, db, queues, federationStream: (destination, path, options) => federation.client.stream(destination, path, options), log });
+  const emailConfig = config.email;
+  // Producers see a port; the mail job's attempts come from the config.
+  const emailJobs = emailConfig
+    ? { validation: (payload: EmailValidationPayload) => queues.enqueue(emailValidationQueue, payload, { attempts: emailConfig.send_attempts }) }
+    : undefined;
   const metrics = createMetrics(() => db.stats());
   metrics.watchCaches(() => caches.all());
   let draining = false;
@@ -145,7 +155,7 @@ async function main(): Promise<void> {
     metrics,
     probes: { postgres: () => db.ping(), redis: () => redis.ping().then(() => true, () => false) },
     isDraining: () => draining,
-    registerRoutes: (table, body) => registerClientApi(table, body, { config, db, redis, notifier, signer, services, remote: federation.remote, remoteMembership: federation.membership, remoteHistory: federation.backfill, caches, media }),
+    registerRoutes: (table, body) => registerClientApi(table, body, { config, db, redis, notifier, signer, services, remote: federation.remote, remoteMembership: federation.membership, remoteHistory: federation.backfill, caches, media, ...(emailJobs ? { emailJobs } : {}) }),
   });
   const stream = createStreamServer({
     db,
@@ -183,8 +193,25 @@ async function main(): Promise<void> {
   // Destinations still owed events (a restart, an outage) are tried again now.
   await federation.sender.start();
 
-  if (roles.has("worker:media")) {
-    await startMediaWorkers(media.workers);
+  const mailers: Array<{ close(): void }> = [];
+  if (roles.has("worker:email") && emailConfig) {
+    const mailer = createSmtpMailer(emailConfig);
+    mailers.push(mailer);
+    const handler = createEmailValidationHandler({
+      db,
+      mailer,
+      email: emailConfig,
+      serverName: config.server_name,
+      link: (session, token) => {
+        const url = new URL("/_synapse/client/email/submit_token", clientBaseUrl(config));
+        url.search = new URLSearchParams({ token, client_secret: session.clientSecret, sid: session.sessionId }).toString();
+        return url.toString();
+      },
+    });
+    await startEmailWorkers({ queues, db, handler, attempts: emailConfig.send_attempts, log: log.child({ component: "email" }) });
+  }
+  if (roles.has("worker:media") || roles.has("worker:email")) {
+    if (roles.has("worker:media")) await startMediaWorkers(media.workers);
     log.info({ roles: [...roles] }, "workers started");
   }
 
@@ -196,7 +223,7 @@ async function main(): Promise<void> {
     onDraining: () => {
       draining = true;
     },
-    closers: [() => queues.close(), async () => media.close(), async () => federation.close(), async () => services.typing.close(), () => notifier.close(), () => db.close(), () => redis.quit(), ...(database.stop ? [database.stop] : [])],
+    closers: [() => queues.close(), async () => mailers.forEach((m) => m.close()), async () => media.close(), async () => federation.close(), async () => services.typing.close(), () => notifier.close(), () => db.close(), () => redis.quit(), ...(database.stop ? [database.stop] : [])],
   });
 }
 

@@ -6,6 +6,8 @@ import { roomVersionsCapability } from "../protocol/room-versions.ts";
 
 export interface CapabilitiesDeps {
   auth: RequestHandler;
+  /** E-mail addresses can be added and removed (a mail server is configured). */
+  threepidChanges: boolean;
 }
 
 export function registerCapabilities(table: RouteTable, deps: CapabilitiesDeps): void {
@@ -18,8 +20,7 @@ export function registerCapabilities(table: RouteTable, deps: CapabilitiesDeps):
           "m.change_password": { enabled: true },
           "m.set_displayname": { enabled: true },
           "m.set_avatar_url": { enabled: true },
-          // No 3PIDs are kept, and m.login.token (login via another device) is not built.
-          "m.3pid_changes": { enabled: false },
+          "m.3pid_changes": { enabled: deps.threepidChanges },
           "m.get_login_token": { enabled: true },
           // Omitted for everyone else, as the spec asks when both would be false.
           ...(me.isAdmin ? { "m.account_moderation": { suspend: true, lock: true } } : {}),

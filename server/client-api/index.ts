@@ -5,7 +5,9 @@ import { requireAuth } from "../auth/authenticate.ts";
 import { createUia } from "../auth/uia.ts";
 import type { HomeserverConfig } from "../config/schema.ts";
 import { jsonBody } from "../http/json-body.ts";
-import { byRequesterOrAddress, createRateLimiter } from "../http/rate-limit.ts";
+import { byRequesterOrAddress, createKeyedLimiter, createRateLimiter } from "../http/rate-limit.ts";
+import { createEmailValidation, type EmailJobs } from "../auth/email-validation.ts";
+import { registerThreepids } from "./threepid.ts";
 import type { RouteTable } from "../http/route-table.ts";
 import type { CacheRegistry } from "../lib/bounded-cache.ts";
 import type { Signer } from "../rooms/events/build-local.ts";
@@ -78,6 +80,8 @@ export interface ClientApiDeps {
   caches: CacheRegistry;
   /** The content repository (server/media/services.ts). */
   media: { repository: MediaRepository; requestPreview(url: string, userId: string): Promise<void> };
+  /** The email worker's queue (workers/email/queue.ts); with config.email, e-mail identifiers are served. */
+  emailJobs?: EmailJobs;
 }
 
 export function registerClientApi(table: RouteTable, body: RequestHandler, deps: ClientApiDeps): void {
@@ -86,9 +90,13 @@ export function registerClientApi(table: RouteTable, body: RequestHandler, deps:
   const auth = requireAuth(db, deps.caches.create("device_last_seen", config.caches.device_last_seen));
   const limit = (name: keyof HomeserverConfig["rate_limits"]) => createRateLimiter(redis, name, config.rate_limits[name], byRequesterOrAddress);
   const uia = createUia(redis);
+  const limitMail = createKeyedLimiter(redis, "threepid_validation", config.rate_limits.threepid_validation);
+  const validation =
+    config.email && deps.emailJobs ? createEmailValidation({ db, email: config.email, jobs: deps.emailJobs, limitMail: (address) => limitMail(`email:${address}`) }) : undefined;
+  const withEmail = validation ? { validation } : {};
 
   registerLogin(table, body, { db, serverName: config.server_name, policy, rateLimit: limit("login") });
-  registerRegistration(table, body, { db, uia, serverName: config.server_name, policy, registration: config.registration, rateLimit: limit("registration") });
+  registerRegistration(table, body, { db, uia, serverName: config.server_name, policy, registration: config.registration, rateLimit: limit("registration"), ...withEmail });
   const { e2ee } = deps.services;
   // Logged-out devices lose their open streams in every process, and their keys leave the user's device list.
   const onDevicesRemoved = async (userId: string, deviceIds: string[]) => {
@@ -111,11 +119,13 @@ export function registerClientApi(table: RouteTable, body: RequestHandler, deps:
   const { rooms, streams, markers, syncEngine } = deps.services;
   registerPassword(table, body, {
     ...reauth,
+    ...withEmail,
     onDeactivated: async (userId) => {
       await leaveAllRooms(db, rooms, userId);
     },
   });
-  registerCapabilities(table, { auth });
+  registerCapabilities(table, { auth, threepidChanges: validation !== undefined });
+  registerThreepids(table, body, { ...reauth, registrationEnabled: config.registration.enabled, ...withEmail });
   registerOpenId(table, body, { db, serverName: config.server_name, auth, lifetimeMs: config.auth.openid_token_lifetime_ms });
   registerLoginToken(table, body, { db, uia, serverName: config.server_name, auth, rateLimit: limit("login") });
 

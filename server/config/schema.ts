@@ -73,7 +73,9 @@ export interface HomeserverConfig {
   voip: { turn_uris: string[]; turn_shared_secret?: string; turn_username?: string; turn_password?: string; turn_user_lifetime_ms: number; turn_allow_guests: boolean };
   registration: { enabled: boolean; require_token: boolean };
   auth: { refreshable_access_token_lifetime_ms: number; openid_token_lifetime_ms: number };
-  rate_limits: Record<"login" | "registration" | "message" | "joins" | "to_device", { per_second: number; burst_count: number }>;
+  rate_limits: Record<"login" | "registration" | "message" | "joins" | "to_device" | "threepid_validation", { per_second: number; burst_count: number }>;
+  /** E-mail identifiers: validation mails over SMTP. Absent: e-mail endpoints answer M_THREEPID_MEDIUM_NOT_SUPPORTED. */
+  email?: EmailConfig;
   presence: { enabled: boolean };
   stream: { max_connections_per_user: number; max_connections: number };
   /** Maximum entries of each in-process cache. */
@@ -83,6 +85,34 @@ export interface HomeserverConfig {
   url_preview: UrlPreviewConfig;
   media_retention: { local_media_lifetime?: number | string; remote_media_lifetime?: number | string; interval_ms: number };
   workers: { thumbnail_concurrency: number; remote_media_concurrency: number; url_preview_concurrency: number };
+}
+
+export type EmailPurpose = "registration" | "password_reset" | "add_threepid";
+
+export interface EmailTemplate {
+  subject: string;
+  text: string;
+}
+
+export interface EmailConfig {
+  smtp_host: string;
+  smtp_port: number;
+  smtp_user?: string;
+  smtp_pass?: string;
+  /** Implicit TLS from the first byte (port 465). */
+  force_tls: boolean;
+  /** Refuse to send unless the server offers STARTTLS. */
+  require_transport_security: boolean;
+  /** The From header, e.g. "Example <noreply@example.org>". */
+  notif_from: string;
+  /** How long an e-mailed validation link works. */
+  validation_token_lifetime_ms: number;
+  /** How long requestToken waits for the first attempt to send before answering. */
+  send_wait_ms: number;
+  /** Attempts of one mail job (the first included). */
+  send_attempts: number;
+  smtp_timeout_ms: number;
+  templates: Record<EmailPurpose, EmailTemplate>;
 }
 
 export interface ThumbnailSize {
@@ -141,6 +171,14 @@ const rateLimit = (perSecond: number, burst: number) =>
       per_second: { type: "number", minimum: 0, default: perSecond },
       burst_count: { type: "number", minimum: 1, default: burst },
     },
+  }) as const;
+/** A mail template: {server_name}, {link}, {token} and {lifetime} are replaced (templates.ts). */
+const emailTemplate = (subject: string, text: string) =>
+  ({
+    type: "object",
+    additionalProperties: false,
+    default: {},
+    properties: { subject: { type: "string", minLength: 1, default: subject }, text: { type: "string", pattern: "\\{link\\}", default: text } },
   }) as const;
 const duration = { anyOf: [{ type: "integer", minimum: 1 }, { type: "string", pattern: "^[0-9]+(ms|s|m|h|d|w|y)?$" }] } as const;
 const keyId = "^ed25519:[a-zA-Z0-9_]+$";
@@ -369,6 +407,37 @@ export const configSchema = {
         message: rateLimit(0.2, 10),
         joins: rateLimit(0.1, 10),
         to_device: rateLimit(20, 100),
+        // Synapse's rc_3pid_validation: one mail per 5 minutes, burst 5.
+        threepid_validation: rateLimit(0.003, 5),
+      },
+    },
+    email: {
+      type: "object",
+      additionalProperties: false,
+      required: ["smtp_host", "notif_from"],
+      properties: {
+        smtp_host: { type: "string", minLength: 1 },
+        smtp_port: { ...port, default: 25 },
+        smtp_user: { type: "string", minLength: 1 },
+        smtp_pass: { type: "string", minLength: 1 },
+        force_tls: { type: "boolean", default: false },
+        require_transport_security: { type: "boolean", default: false },
+        notif_from: { type: "string", pattern: "@" },
+        // Synapse's email.validation_token_lifetime: 1h.
+        validation_token_lifetime_ms: { type: "integer", minimum: 1000, default: 3600000 },
+        send_wait_ms: { type: "integer", minimum: 0, default: 10000 },
+        send_attempts: { type: "integer", minimum: 1, maximum: 50, default: 6 },
+        smtp_timeout_ms: { type: "integer", minimum: 100, default: 10000 },
+        templates: {
+          type: "object",
+          additionalProperties: false,
+          default: {},
+          properties: {
+            registration: emailTemplate("[{server_name}] Validate your email", "You have asked us to register this email with a new Matrix account on {server_name}. To continue, open this link:\n\n{link}\n\nIf this was not you, you can ignore this message; the link expires in {lifetime}.\n"),
+            password_reset: emailTemplate("[{server_name}] Password reset", "A password reset was requested for your Matrix account on {server_name}. If this was you, open this link to allow it:\n\n{link}\n\nIf it was not, ignore this message and your password stays as it is; the link expires in {lifetime}.\n"),
+            add_threepid: emailTemplate("[{server_name}] Validate your email", "You have asked us to add this email to your Matrix account on {server_name}. To confirm, open this link:\n\n{link}\n\nIf this was not you, you can ignore this message; the link expires in {lifetime}.\n"),
+          },
+        },
       },
     },
     stream: {
