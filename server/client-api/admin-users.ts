@@ -20,6 +20,8 @@ export interface AdminUsersDeps {
   db: Database;
   serverName: string;
   auth: RequestHandler;
+  /** A locked account's open streams are closed (reconnecting then answers M_USER_LOCKED). */
+  onLocked?: (userId: string) => Promise<void>;
 }
 
 export function registerAdminUsers(table: RouteTable, body: RequestHandler, deps: AdminUsersDeps): void {
@@ -69,6 +71,7 @@ export function registerAdminUsers(table: RouteTable, body: RequestHandler, deps
       if (me.isAdmin && String(req.params.userId) === me.userId) throw forbidden("You cannot do this to your own account");
       const { userId } = await target(req, me, flag);
       await setModerationFlag(db, userId, flag, value);
+      if (flag === "locked" && value) await deps.onLocked?.(userId);
       res.locals.log.info({ target: userId, [flag]: value }, "account moderation changed");
       res.json({ [flag]: value });
     });

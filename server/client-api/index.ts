@@ -12,6 +12,7 @@ import type { RouteTable } from "../http/route-table.ts";
 import type { CacheRegistry } from "../lib/bounded-cache.ts";
 import type { Signer } from "../rooms/events/build-local.ts";
 import { leaveAllRooms } from "../rooms/leave-all.ts";
+import { listDevices } from "../storage/accounts.ts";
 import type { RoomServices } from "../services.ts";
 import type { Database } from "../storage/database.ts";
 import type { Notifier } from "../sync/notifier.ts";
@@ -147,7 +148,15 @@ export function registerClientApi(table: RouteTable, body: RequestHandler, deps:
   registerReports(table, body, { db, serverName: config.server_name, auth });
   registerPeeking(table, { db, rooms, notifier: deps.notifier, auth });
   registerMutualRooms(table, { db, auth, batchSize: config.limits.mutual_rooms_batch });
-  registerAdminUsers(table, body, { db, serverName: config.server_name, auth });
+  registerAdminUsers(table, body, {
+    db,
+    serverName: config.server_name,
+    auth,
+    onLocked: async (userId) => {
+      const deviceIds = (await listDevices(db, userId)).map((d) => d.deviceId);
+      if (deviceIds.length > 0) await deps.notifier.revoke(userId, deviceIds);
+    },
+  });
   registerVoip(table, { voip: config.voip, auth });
   registerMsisdn(table, body);
   registerThirdPartyLookups(table, { auth });

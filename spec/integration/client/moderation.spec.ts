@@ -2,6 +2,8 @@
 // process: whois, suspension (reads and leaving still work, sending does
 // not) and locking (every request but logout refused, soft logout).
 import { expect } from "chai";
+import { StreamClient } from "../../../server/sync/stream/client.ts";
+import { CloseCode } from "../../../server/sync/stream/protocol.ts";
 import { registerUser, registerWithSharedSecret, uniqueLocalpart, type TestUser } from "../../support/accounts.ts";
 import { TestClient } from "../../support/http-client.ts";
 import { createRoom, join, nextTxnId, room, sendText, V3 } from "../../support/rooms.ts";
@@ -130,6 +132,30 @@ describe("server administration: whois, suspend, lock", function () {
       expect(forAdmin.body.capabilities["m.account_moderation"]).to.deep.equal({ suspend: true, lock: true });
       const forUser = await api.get<{ capabilities: Record<string, unknown> }>(`${V3}/capabilities`, { token: user.access_token });
       expect(forUser.body.capabilities).to.not.have.property("m.account_moderation");
+    });
+  });
+
+  describe("over the WebSocket stream", () => {
+    it("refuses a send from a socket opened before the suspension, and closes a locked user's socket", async () => {
+      const user = await registerUser(api);
+      const roomId = await createRoom(api, user);
+      const stream = new StreamClient({ baseUrls: [server.baseUrl], accessToken: user.access_token, onSync: () => undefined, minBackoffMs: 50, reconnect: false });
+      try {
+        await stream.connect();
+        expect(await stream.request("send", { room_id: roomId, event_type: "m.room.message", txn_id: nextTxnId(), content: { msgtype: "m.text", body: "ok" } })).to.have.property("event_id");
+        await suspend(user.user_id, true);
+        const refused = await stream.request("send", { room_id: roomId, event_type: "m.room.message", txn_id: nextTxnId(), content: { msgtype: "m.text", body: "no" } }).then(
+          () => undefined,
+          (err: unknown) => err,
+        );
+        expect((refused as { body?: { errcode?: string } }).body?.errcode).to.equal("M_USER_SUSPENDED");
+        await lock(user.user_id, true);
+        const deadline = Date.now() + 10_000;
+        while (stream.lastClose === undefined && Date.now() < deadline) await new Promise((done) => setTimeout(done, 20));
+        expect(stream.lastClose?.code).to.equal(CloseCode.sessionRevoked);
+      } finally {
+        stream.close();
+      }
     });
   });
 
