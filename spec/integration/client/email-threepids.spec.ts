@@ -12,6 +12,7 @@ import { expectStandardError } from "../../support/openapi.ts";
 import { freePort } from "../../support/ports.ts";
 import { startServer, type RunningServer } from "../../support/server-process.ts";
 import { linkIn, startSmtpSink, type SmtpSink } from "../../support/smtp-sink.ts";
+import { deleteRedisKeys } from "../../support/redis-keys.ts";
 import { testRedisPrefix } from "../../support/test-env.ts";
 
 const V3 = "/_matrix/client/v3";
@@ -334,6 +335,42 @@ describe("e-mail identifiers through a real SMTP server", function () {
       await new Promise((done) => setTimeout(done, 2200));
       const page = await fetch(linkIn(mail));
       expect(page.status).to.equal(400);
+    });
+  });
+
+  describe("with the email worker in its own process", () => {
+    const started: RunningServer[] = [];
+    after(async () => {
+      await Promise.all(started.map((s) => s.stop()));
+    });
+
+    it("queues from the API process, and a worker started after Redis lost the job re-sends from PostgreSQL with a new token", async () => {
+      const prefix = `${testRedisPrefix}roles:`;
+      const port = await freePort();
+      const config = {
+        public_baseurl: `http://127.0.0.1:${port}`,
+        listeners: { client: { port } },
+        redis: { key_prefix: prefix },
+        email: { smtp_host: "127.0.0.1", smtp_port: sink.port, notif_from: "Myelin <noreply@example.org>", send_wait_ms: 300 },
+      };
+      const apiOnly = await startServer({ config, args: ["--role", "api"] });
+      started.push(apiOnly);
+      const client = new TestClient(apiOnly.baseUrl);
+      const email = newAddress();
+      const since = sink.mails.length;
+      // No worker: the answer comes once the wait is over, and no mail goes.
+      const res = await client.post<{ sid: string }>(`${V3}/account/3pid/email/requestToken`, { email, client_secret: secret(), send_attempt: 1 });
+      expect(res.status).to.equal(200);
+      await new Promise((done) => setTimeout(done, 300));
+      expect(sink.mails.slice(since).filter((m) => m.to.includes(email))).to.deep.equal([]);
+
+      await deleteRedisKeys(prefix);
+      const worker = await startServer({ config, args: ["--role", "worker:email"], workerOnly: true });
+      started.push(worker);
+      const mail = await sink.waitForMail(email, { since });
+      expect(worker.logs().some((l) => l.msg === "validation mails re-queued from PostgreSQL")).to.equal(true);
+      const page = await fetch(linkIn(mail));
+      expect(page.status).to.equal(200);
     });
   });
 
