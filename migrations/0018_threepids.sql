@@ -38,6 +38,19 @@ COMMENT ON COLUMN user_threepids.user_id IS 'The account the identifier belongs 
 COMMENT ON COLUMN user_threepids.validated_ts IS 'When the owner proved control of it (the link was followed), ms since epoch.';
 COMMENT ON COLUMN user_threepids.added_ts IS 'When it was added to the account, ms since epoch.';
 
+CREATE TABLE user_threepid_id_servers (
+  user_id         TEXT NOT NULL REFERENCES users (user_id),
+  medium          TEXT NOT NULL,
+  address         TEXT NOT NULL,
+  id_server       TEXT NOT NULL,
+  PRIMARY KEY (user_id, medium, address, id_server)
+);
+COMMENT ON TABLE user_threepid_id_servers IS 'Identity servers an identifier of a user was bound to through /account/3pid/bind, so /unbind and /delete know whom to ask to forget it.';
+COMMENT ON COLUMN user_threepid_id_servers.user_id IS 'The local user the binding maps the identifier to.';
+COMMENT ON COLUMN user_threepid_id_servers.medium IS 'Kind of identifier (email).';
+COMMENT ON COLUMN user_threepid_id_servers.address IS 'The identifier, canonical.';
+COMMENT ON COLUMN user_threepid_id_servers.id_server IS 'The identity server (host[:port], one of identity_servers) holding the binding.';
+
 CREATE TABLE threepid_validation_sessions (
   session_id      TEXT PRIMARY KEY,
   client_secret   TEXT NOT NULL,
@@ -74,6 +87,7 @@ COMMENT ON COLUMN threepid_validation_sessions.created_ts IS 'When the session b
 
 -- Down Migration
 DROP TABLE threepid_validation_sessions;
+DROP TABLE user_threepid_id_servers;
 DROP TABLE user_threepids;
 DROP TABLE user_reports;
 ALTER TABLE users DROP COLUMN locked;

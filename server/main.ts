@@ -155,7 +155,7 @@ async function main(): Promise<void> {
     metrics,
     probes: { postgres: () => db.ping(), redis: () => redis.ping().then(() => true, () => false) },
     isDraining: () => draining,
-    registerRoutes: (table, body) => registerClientApi(table, body, { config, db, redis, notifier, signer, services, remote: federation.remote, remoteMembership: federation.membership, remoteHistory: federation.backfill, caches, media, ...(emailJobs ? { emailJobs } : {}) }),
+    registerRoutes: (table, body) => registerClientApi(table, body, { config, db, redis, notifier, signer, services, remote: federation.remote, remoteMembership: federation.membership, remoteHistory: federation.backfill, caches, media, identity: federation.identity, ...(emailJobs ? { emailJobs } : {}) }),
   });
   const stream = createStreamServer({
     db,

@@ -7,7 +7,7 @@ import type { HomeserverConfig } from "../config/schema.ts";
 import { jsonBody } from "../http/json-body.ts";
 import { byRequesterOrAddress, createKeyedLimiter, createRateLimiter } from "../http/rate-limit.ts";
 import { createEmailValidation, type EmailJobs } from "../auth/email-validation.ts";
-import { registerThreepids } from "./threepid.ts";
+import { registerThreepids, type IdentityServers } from "./threepid.ts";
 import type { RouteTable } from "../http/route-table.ts";
 import type { CacheRegistry } from "../lib/bounded-cache.ts";
 import type { Signer } from "../rooms/events/build-local.ts";
@@ -83,6 +83,8 @@ export interface ClientApiDeps {
   media: { repository: MediaRepository; requestPreview(url: string, userId: string): Promise<void> };
   /** The email worker's queue (workers/email/queue.ts); with config.email, e-mail identifiers are served. */
   emailJobs?: EmailJobs;
+  /** The trusted identity servers, for /account/3pid/bind and /unbind. */
+  identity?: IdentityServers;
 }
 
 export function registerClientApi(table: RouteTable, body: RequestHandler, deps: ClientApiDeps): void {
@@ -126,7 +128,7 @@ export function registerClientApi(table: RouteTable, body: RequestHandler, deps:
     },
   });
   registerCapabilities(table, { auth, threepidChanges: validation !== undefined });
-  registerThreepids(table, body, { ...reauth, registrationEnabled: config.registration.enabled, ...withEmail });
+  registerThreepids(table, body, { ...reauth, registrationEnabled: config.registration.enabled, ...withEmail, ...(deps.identity ? { identity: deps.identity } : {}) });
   registerOpenId(table, body, { db, serverName: config.server_name, auth, lifetimeMs: config.auth.openid_token_lifetime_ms });
   registerLoginToken(table, body, { db, uia, serverName: config.server_name, auth, rateLimit: limit("login") });
 

@@ -11,8 +11,10 @@
 //
 // The homeserver validates addresses itself (no identity server): the
 // requestToken answers carry no submit_url, the user follows the mailed link.
-// Binding to an identity server is refused (no identity server is trusted);
-// unbinding answers `no-support`, the spec's word for that.
+// Binding goes to an identity server only when it is one of
+// `identity_servers` (federation/transport/identity-client.ts); with none
+// configured it is refused (M_THREEPID_DENIED). Unbinding asks the servers a
+// binding was recorded with, and answers `no-support` when none confirms.
 import type { Request, RequestHandler, Response } from "express";
 import { requester } from "../auth/authenticate.ts";
 import { canonicalEmail, EMAIL, type EmailValidation } from "../auth/email-validation.ts";
@@ -21,7 +23,15 @@ import { badJson, forbidden, MatrixError } from "../errors/matrix-error.ts";
 import { requireJsonObject } from "../http/middleware.ts";
 import type { RouteTable } from "../http/route-table.ts";
 import type { Database } from "../storage/database.ts";
-import { deleteThreepid, insertThreepid, threepidOwner, threepidsOfUser } from "../storage/threepids.ts";
+import {
+  deleteThreepid,
+  forgetIdServerBinding,
+  idServersOf,
+  insertThreepid,
+  recordIdServerBinding,
+  threepidOwner,
+  threepidsOfUser,
+} from "../storage/threepids.ts";
 import { reauthenticate, type ReauthDeps } from "./password.ts";
 import { opaqueIdField, optionalString, requiredString, sendAttemptField } from "./params.ts";
 import { queryString } from "./rooms/params.ts";
@@ -32,6 +42,16 @@ export interface ThreepidDeps extends ReauthDeps {
   /** Absent when no mail server is configured. */
   validation?: EmailValidation;
   registrationEnabled: boolean;
+  /** The trusted identity servers (federation/transport/identity-client.ts). */
+  identity?: IdentityServers;
+}
+
+/** What the endpoints need of the identity-server client. */
+export interface IdentityServers {
+  readonly none: boolean;
+  trusts(idServer: string): boolean;
+  bind(idServer: string, request: { idAccessToken: string; sid: string; clientSecret: string; mxid: string }): Promise<{ outcome: "bound"; medium: string; address: string } | { outcome: "refused" | "unreachable" }>;
+  unbind(idServer: string, request: { mxid: string; medium: string; address: string }): Promise<boolean>;
 }
 
 function nextLinkField(params: Record<string, unknown>): string | undefined {
@@ -82,6 +102,24 @@ export function registerThreepids(table: RouteTable, body: RequestHandler, deps:
     const sid = await validation.requestToken({ purpose, ...request });
     res.json({ sid });
   };
+
+  /**
+   * Asks the identity servers holding a binding of this identifier (or the
+   * one named) to forget it: "success" when all that were asked confirmed,
+   * "no-support" when there was none to ask or one did not.
+   */
+  const unbindEverywhere = async (userId: string, medium: string, address: string, idServer: string | undefined): Promise<"success" | "no-support"> => {
+    const servers = idServer !== undefined ? [idServer] : await idServersOf(db, userId, medium, address);
+    if (servers.length === 0) return "no-support";
+    let all = true;
+    for (const server of servers) {
+      const done = deps.identity?.trusts(server) ? await deps.identity.unbind(server, { mxid: userId, medium, address }) : false;
+      if (done) await forgetIdServerBinding(db, { userId, medium, address, idServer: server });
+      else all = false;
+    }
+    return all ? "success" : "no-support";
+  };
+  const addressParam = (medium: string, address: string) => (medium === EMAIL ? canonicalEmail(address) : address);
 
   const inUse = async (address: string) => {
     if ((await threepidOwner(db, EMAIL, address)) !== undefined) throw new MatrixError(400, "M_THREEPID_IN_USE", "This email address is already in use");
@@ -136,25 +174,39 @@ export function registerThreepids(table: RouteTable, body: RequestHandler, deps:
       const me = requester(res.locals);
       const params = requireJsonObject(req);
       const medium = requiredString(params, "medium");
-      const address = requiredString(params, "address");
-      if (medium === EMAIL) await deleteThreepid(db, me.userId, EMAIL, canonicalEmail(address));
-      res.json({ id_server_unbind_result: "no-support" });
+      const address = addressParam(medium, requiredString(params, "address"));
+      const idServer = optionalString(params, "id_server");
+      await deleteThreepid(db, me.userId, medium, address);
+      res.json({ id_server_unbind_result: await unbindEverywhere(me.userId, medium, address, idServer) });
     });
 
-    table.add("POST", `${prefix}/account/3pid/bind`, auth, body, (req) => {
+    // The sid and client_secret are the identity server's own session (the
+    // client validated the address with it); we only forward them.
+    table.add("POST", `${prefix}/account/3pid/bind`, auth, body, async (req, res) => {
+      const me = requester(res.locals);
       const params = requireJsonObject(req);
-      opaqueIdField(params, "client_secret");
-      opaqueIdField(params, "sid");
-      requiredString(params, "id_server");
-      requiredString(params, "id_access_token");
-      throw new MatrixError(403, "M_THREEPID_DENIED", "This server does not bind identifiers to identity servers");
+      const clientSecret = opaqueIdField(params, "client_secret");
+      const sid = opaqueIdField(params, "sid");
+      const idServer = requiredString(params, "id_server");
+      const idAccessToken = requiredString(params, "id_access_token");
+      const identity = deps.identity;
+      if (!identity || identity.none) throw new MatrixError(403, "M_THREEPID_DENIED", "This server binds identifiers to no identity server");
+      if (!identity.trusts(idServer)) throw new MatrixError(400, "M_SERVER_NOT_TRUSTED", "This identity server is not trusted by this homeserver");
+      const result = await identity.bind(idServer, { idAccessToken, sid, clientSecret, mxid: me.userId });
+      if (result.outcome !== "bound") {
+        if (result.outcome === "refused") throw new MatrixError(400, "M_THREEPID_AUTH_FAILED", "The identity server refused the binding");
+        throw new MatrixError(502, "M_UNKNOWN", "The identity server could not be reached");
+      }
+      await recordIdServerBinding(db, { userId: me.userId, medium: result.medium, address: addressParam(result.medium, result.address), idServer });
+      res.json({});
     });
 
-    table.add("POST", `${prefix}/account/3pid/unbind`, auth, body, (req, res) => {
+    table.add("POST", `${prefix}/account/3pid/unbind`, auth, body, async (req, res) => {
+      const me = requester(res.locals);
       const params = requireJsonObject(req);
-      requiredString(params, "medium");
-      requiredString(params, "address");
-      res.json({ id_server_unbind_result: "no-support" });
+      const medium = requiredString(params, "medium");
+      const address = addressParam(medium, requiredString(params, "address"));
+      res.json({ id_server_unbind_result: await unbindEverywhere(me.userId, medium, address, optionalString(params, "id_server")) });
     });
   }
 

@@ -74,6 +74,8 @@ export interface HomeserverConfig {
   registration: { enabled: boolean; require_token: boolean };
   auth: { refreshable_access_token_lifetime_ms: number; openid_token_lifetime_ms: number };
   rate_limits: Record<"login" | "registration" | "message" | "joins" | "to_device" | "threepid_validation", { per_second: number; burst_count: number }>;
+  /** Identity servers (host[:port]) that /account/3pid/bind and /unbind may call; empty: binding is refused. */
+  identity_servers: string[];
   /** E-mail identifiers: validation mails over SMTP. Absent: e-mail endpoints answer M_THREEPID_MEDIUM_NOT_SUPPORTED. */
   email?: EmailConfig;
   presence: { enabled: boolean };
@@ -411,6 +413,7 @@ export const configSchema = {
         threepid_validation: rateLimit(0.003, 5),
       },
     },
+    identity_servers: { type: "array", items: { type: "string", pattern: "^[A-Za-z0-9.-]+(:[0-9]{1,5})?$|^\\[[0-9A-Fa-f:.]+\\](:[0-9]{1,5})?$" }, default: [] },
     email: {
       type: "object",
       additionalProperties: false,

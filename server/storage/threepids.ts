@@ -204,3 +204,24 @@ export async function deleteThreepid(q: Queryable, userId: string, medium: strin
 export async function deleteThreepidsOfUser(q: Queryable, userId: string): Promise<void> {
   await q.query(`DELETE FROM user_threepids WHERE user_id = $1`, [userId]);
 }
+
+export async function recordIdServerBinding(q: Queryable, b: { userId: string; medium: string; address: string; idServer: string }): Promise<void> {
+  await q.query(`INSERT INTO user_threepid_id_servers (user_id, medium, address, id_server) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`, [
+    b.userId,
+    b.medium,
+    b.address,
+    b.idServer,
+  ]);
+}
+
+export async function idServersOf(q: Queryable, userId: string, medium: string, address: string): Promise<string[]> {
+  const { rows } = await q.query<{ id_server: string }>(
+    `SELECT id_server FROM user_threepid_id_servers WHERE user_id = $1 AND medium = $2 AND address = $3 ORDER BY id_server`,
+    [userId, medium, address],
+  );
+  return rows.map((r) => r.id_server);
+}
+
+export async function forgetIdServerBinding(q: Queryable, b: { userId: string; medium: string; address: string; idServer: string }): Promise<void> {
+  await q.query(`DELETE FROM user_threepid_id_servers WHERE user_id = $1 AND medium = $2 AND address = $3 AND id_server = $4`, [b.userId, b.medium, b.address, b.idServer]);
+}
