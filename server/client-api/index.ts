@@ -7,7 +7,7 @@ import type { HomeserverConfig } from "../config/schema.ts";
 import { jsonBody } from "../http/json-body.ts";
 import { byRequesterOrAddress, createKeyedLimiter, createRateLimiter } from "../http/rate-limit.ts";
 import { createEmailValidation, type EmailJobs } from "../auth/email-validation.ts";
-import { registerThreepids, type IdentityServers } from "./threepid.ts";
+import { registerThreepids, unbindAllThreepids, type IdentityServers } from "./threepid.ts";
 import type { RouteTable } from "../http/route-table.ts";
 import type { CacheRegistry } from "../lib/bounded-cache.ts";
 import type { Signer } from "../rooms/events/build-local.ts";
@@ -123,6 +123,7 @@ export function registerClientApi(table: RouteTable, body: RequestHandler, deps:
   registerPassword(table, body, {
     ...reauth,
     ...withEmail,
+    unbindAll: (userId, idServer) => unbindAllThreepids(db, deps.identity, userId, idServer),
     onDeactivated: async (userId) => {
       await leaveAllRooms(db, rooms, userId);
     },

@@ -37,6 +37,8 @@ export interface PasswordDeps extends ReauthDeps {
   onDeactivated?: (userId: string) => Promise<void> | void;
   /** E-mail validation, when a mail server is configured: enables the reset without an access token. */
   validation?: EmailValidation;
+  /** Asks identity servers to forget the deactivated user's bindings (threepid.ts unbindAllThreepids). */
+  unbindAll?: (userId: string, idServer: string | undefined) => Promise<"success" | "no-support">;
 }
 
 /** Synapse's limit: longer passwords only cost hashing time. */
@@ -145,16 +147,17 @@ export function registerPassword(table: RouteTable, body: RequestHandler, deps: 
 
     // Deactivation deletes every device (the requester's too, so its token dies)
     // and marks the account; the user ID is never reissued. Its e-mail
-    // addresses are released (no identity server holds them, so
-    // id_server_unbind_result is always "success"). `erase` is
+    // addresses are released, and identity servers it bound them to are asked
+    // to forget them (id_server_unbind_result "no-support" when one did not). `erase` is
     // accepted but not acted on yet: serving redacted copies needs the rooms layer.
     table.add("POST", `${prefix}/account/deactivate`, deps.auth, body, limit, async (req, res) => {
       const me = requester(res.locals);
       const params = requireJsonObject(req);
       optionalBoolean(params, "erase");
-      optionalString(params, "id_server");
+      const idServer = optionalString(params, "id_server");
 
       await reauthenticate(deps, me.userId, "POST /account/deactivate", params.auth);
+      const unbound = (await deps.unbindAll?.(me.userId, idServer)) ?? "success";
 
       const removed = await deps.db.transaction(async (tx) => {
         await markDeactivated(tx, me.userId);
@@ -163,7 +166,7 @@ export function registerPassword(table: RouteTable, body: RequestHandler, deps: 
       });
       if (removed.length > 0) await deps.onDevicesRemoved?.(me.userId, removed);
       await deps.onDeactivated?.(me.userId);
-      res.json({ id_server_unbind_result: "success" });
+      res.json({ id_server_unbind_result: unbound });
     });
   }
 }

@@ -26,6 +26,7 @@ import type { Database } from "../storage/database.ts";
 import {
   deleteThreepid,
   forgetIdServerBinding,
+  idServerBindingsOf,
   idServersOf,
   insertThreepid,
   recordIdServerBinding,
@@ -82,6 +83,37 @@ function page(res: Response, status: number, title: string, message: string): vo
     .send(`<!doctype html><html><head><meta charset="utf-8"><title>${escapeHtml(title)}</title></head><body><h1>${escapeHtml(title)}</h1><p>${escapeHtml(message)}</p></body></html>`);
 }
 
+/**
+ * Asks the identity servers holding a binding of this identifier (or the one
+ * named) to forget it: "success" when all that were asked confirmed,
+ * "no-support" when there was none to ask or one did not.
+ */
+export async function unbindThreepid(
+  db: Database,
+  identity: IdentityServers | undefined,
+  b: { userId: string; medium: string; address: string; idServer?: string | undefined },
+): Promise<"success" | "no-support"> {
+  const servers = b.idServer !== undefined ? [b.idServer] : await idServersOf(db, b.userId, b.medium, b.address);
+  if (servers.length === 0) return "no-support";
+  let all = true;
+  for (const server of servers) {
+    const done = identity?.trusts(server) ? await identity.unbind(server, { mxid: b.userId, medium: b.medium, address: b.address }) : false;
+    if (done) await forgetIdServerBinding(db, { userId: b.userId, medium: b.medium, address: b.address, idServer: server });
+    else all = false;
+  }
+  return all ? "success" : "no-support";
+}
+
+/** Unbinds every identifier a user bound to identity servers (deactivation): "success" unless one could not be. */
+export async function unbindAllThreepids(db: Database, identity: IdentityServers | undefined, userId: string, idServer: string | undefined): Promise<"success" | "no-support"> {
+  let all: "success" | "no-support" = "success";
+  for (const binding of await idServerBindingsOf(db, userId)) {
+    if (idServer !== undefined && binding.idServer !== idServer) continue;
+    if ((await unbindThreepid(db, identity, { userId, ...binding })) !== "success") all = "no-support";
+  }
+  return all;
+}
+
 export function registerThreepids(table: RouteTable, body: RequestHandler, deps: ThreepidDeps): void {
   const { db, auth, validation } = deps;
 
@@ -103,22 +135,7 @@ export function registerThreepids(table: RouteTable, body: RequestHandler, deps:
     res.json({ sid });
   };
 
-  /**
-   * Asks the identity servers holding a binding of this identifier (or the
-   * one named) to forget it: "success" when all that were asked confirmed,
-   * "no-support" when there was none to ask or one did not.
-   */
-  const unbindEverywhere = async (userId: string, medium: string, address: string, idServer: string | undefined): Promise<"success" | "no-support"> => {
-    const servers = idServer !== undefined ? [idServer] : await idServersOf(db, userId, medium, address);
-    if (servers.length === 0) return "no-support";
-    let all = true;
-    for (const server of servers) {
-      const done = deps.identity?.trusts(server) ? await deps.identity.unbind(server, { mxid: userId, medium, address }) : false;
-      if (done) await forgetIdServerBinding(db, { userId, medium, address, idServer: server });
-      else all = false;
-    }
-    return all ? "success" : "no-support";
-  };
+  const unbindEverywhere = (userId: string, medium: string, address: string, idServer: string | undefined) => unbindThreepid(db, deps.identity, { userId, medium, address, idServer });
   const addressParam = (medium: string, address: string) => (medium === EMAIL ? canonicalEmail(address) : address);
 
   const inUse = async (address: string) => {

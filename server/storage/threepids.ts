@@ -225,3 +225,12 @@ export async function idServersOf(q: Queryable, userId: string, medium: string, 
 export async function forgetIdServerBinding(q: Queryable, b: { userId: string; medium: string; address: string; idServer: string }): Promise<void> {
   await q.query(`DELETE FROM user_threepid_id_servers WHERE user_id = $1 AND medium = $2 AND address = $3 AND id_server = $4`, [b.userId, b.medium, b.address, b.idServer]);
 }
+
+/** Every identity-server binding of a user (deactivation unbinds them all). */
+export async function idServerBindingsOf(q: Queryable, userId: string): Promise<Array<{ medium: string; address: string; idServer: string }>> {
+  const { rows } = await q.query<{ medium: string; address: string; id_server: string }>(
+    `SELECT medium, address, id_server FROM user_threepid_id_servers WHERE user_id = $1 ORDER BY medium, address, id_server`,
+    [userId],
+  );
+  return rows.map((r) => ({ medium: r.medium, address: r.address, idServer: r.id_server }));
+}

@@ -92,6 +92,18 @@ describe("identity servers: bind and unbind", function () {
     expect(seen.at(-1)!.path).to.equal("/_matrix/identity/v2/3pid/unbind");
   });
 
+  it("unbinds on deactivation", async () => {
+    const user = await registerUser(api);
+    await api.post(`${V3}/account/3pid/bind`, { client_secret: "secret", sid: "idsid", id_server: idServer, id_access_token: "good-id-token" }, { token: user.access_token });
+    const first = await api.post<{ session: string }>(`${V3}/account/deactivate`, {}, { token: user.access_token });
+    const auth = { type: "m.login.password", identifier: { type: "m.id.user", user: user.user_id }, password: user.password, session: first.body.session };
+    const done = await api.post(`${V3}/account/deactivate`, { auth }, { token: user.access_token });
+    expect(done.status, JSON.stringify(done.body)).to.equal(200);
+    expect(done.body).to.deep.equal({ id_server_unbind_result: "success" });
+    expect(seen.at(-1)!.path).to.equal("/_matrix/identity/v2/3pid/unbind");
+    expect(seen.at(-1)!.body.mxid).to.equal(user.user_id);
+  });
+
   it("answers a refusal without the identity server's own text, and refuses untrusted servers before calling", async () => {
     const user = await registerUser(api);
     const refused = await api.post(`${V3}/account/3pid/bind`, { client_secret: "secret", sid: "idsid", id_server: idServer, id_access_token: "bad" }, { token: user.access_token });
