@@ -13,7 +13,7 @@ import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import type { EmailConfig, EmailPurpose } from "../config/schema.ts";
 import { invalidParam, MatrixError } from "../errors/matrix-error.ts";
 import type { Database, Queryable } from "../storage/database.ts";
-import { consumeValidatedSession, deleteExpiredSessions, getValidationSession, lockValidationSession, markValidated, recordSend, validatedSession } from "../storage/threepids.ts";
+import { consumeValidatedSession, deleteExpiredSessions, findValidationSession, getValidationSession, markValidated, recordSend, validatedSession } from "../storage/threepids.ts";
 import type { EmailValidationPayload } from "../../workers/email/queue.ts";
 
 /** The worker port: queue one validation mail (workers/email/queue.ts). */
@@ -80,13 +80,13 @@ export function createEmailValidation(deps: EmailValidationDeps) {
      */
     async requestToken(request: TokenRequest): Promise<string> {
       const key = { clientSecret: request.clientSecret, medium: EMAIL, address: request.address, purpose: request.purpose };
-      const existing = await lockValidationSession(db, key);
+      const existing = await findValidationSession(db, key);
       if (existing && request.sendAttempt <= existing.sendAttempt) return existing.sessionId;
       await deps.limitMail(request.address);
       const token = randomBytes(32).toString("base64url");
       const at = now();
       const sessionId = await db.transaction(async (tx) => {
-        const current = await lockValidationSession(tx, key);
+        const current = await findValidationSession(tx, key, true);
         // Another request with this attempt won the race: its mail is the one.
         if (current && request.sendAttempt <= current.sendAttempt) return { sessionId: current.sessionId, queued: false };
         const sid = await recordSend(tx, {

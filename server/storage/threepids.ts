@@ -59,10 +59,10 @@ export async function getValidationSession(q: Queryable, sessionId: string): Pro
   return rows[0] && sessionOf(rows[0]);
 }
 
-/** The session of (client secret, address, purpose), row-locked for the caller's transaction. */
-export async function lockValidationSession(q: Queryable, key: SessionKey): Promise<ValidationSession | undefined> {
+/** The session of (client secret, address, purpose); `lock` row-locks it for the caller's transaction. */
+export async function findValidationSession(q: Queryable, key: SessionKey, lock = false): Promise<ValidationSession | undefined> {
   const { rows } = await q.query<SessionRow>(
-    `SELECT ${SESSION_COLUMNS} FROM threepid_validation_sessions WHERE client_secret = $1 AND medium = $2 AND address = $3 AND purpose = $4 FOR UPDATE`,
+    `SELECT ${SESSION_COLUMNS} FROM threepid_validation_sessions WHERE client_secret = $1 AND medium = $2 AND address = $3 AND purpose = $4${lock ? " FOR UPDATE" : ""}`,
     [key.clientSecret, key.medium, key.address, key.purpose],
   );
   return rows[0] && sessionOf(rows[0]);
