@@ -98,7 +98,7 @@ export function registerPeeking(table: RouteTable, deps: PeekDeps): void {
       const roomIds = roomId !== undefined ? (await roomAccess(db, roomId, me.userId), [roomId]) : (await membershipsOfUser(db, me.userId)).filter((m) => m.membership === "join").map((m) => m.roomId);
       const watched = new Set(roomIds);
       const abort = new AbortController();
-      req.on("close", () => abort.abort());
+      res.on("close", () => abort.abort());
       const deadline = Date.now() + timeout;
       let events: StoredEvent[];
       for (;;) {
