@@ -34,6 +34,7 @@ export interface PeekDeps {
 /** Synapse's cap on how long /events waits. */
 const MAX_TIMEOUT_MS = 60_000;
 const MAX_EVENTS = 100;
+const MAX_ROUNDS = 10;
 
 export function registerPeeking(table: RouteTable, deps: PeekDeps): void {
   const { db, rooms, auth } = deps;
@@ -51,8 +52,9 @@ export function registerPeeking(table: RouteTable, deps: PeekDeps): void {
       const newest = access.kind === "former" ? { depth: access.membershipEvent.depth, stream: access.membershipEvent.streamOrdering! + 1 } : { depth: Number.MAX_SAFE_INTEGER, stream: Number.MAX_SAFE_INTEGER };
       const page: StoredEvent[] = [];
       let cursor = newest;
-      for (;;) {
-        const batch = await roomEventsTopological(db, roomId, cursor, "b", limit * 2);
+      // A bounded look back: history the viewer may not see ends the page early rather than being read to its start.
+      for (let round = 0; round < MAX_ROUNDS; round += 1) {
+        const batch = await roomEventsTopological(db, roomId, cursor, "b", Math.max(limit * 2, 20));
         if (batch.length === 0) break;
         cursor = { depth: batch[batch.length - 1]!.depth, stream: batch[batch.length - 1]!.streamOrdering! };
         const visible = await filterVisibleEvents(db, me.userId, batch.filter((e) => !beyondAccess(e, access)), access.kind === "joined");
