@@ -1,6 +1,7 @@
 // The federation composition root: DNS, the SSRF policy, discovery, the
 // outbound client, the keyring and the remote queries, built once per process
 // (server/main.ts) and shared by the federation listener and the client API.
+import { createIdentityServerClient, type IdentityServerClient } from "./transport/identity-client.ts";
 import { readFileSync } from "node:fs";
 import { rootCertificates } from "node:tls";
 import type { HomeserverConfig } from "../server/config/schema.ts";
@@ -38,6 +39,9 @@ import { createWellKnownLookup } from "./transport/well-known.ts";
 const KEY_FETCH_TIMEOUT_MS = 10_000;
 const WELL_KNOWN_TIMEOUT_MS = 10_000;
 
+/** An identity server answers a bind or unbind quickly or not at all. */
+const IDENTITY_TIMEOUT_MS = 10_000;
+
 export interface FederationServices {
   client: FederationClient;
   resolver: ServerResolver;
@@ -54,6 +58,8 @@ export interface FederationServices {
   backfill: Backfill;
   /** End-to-end encryption's ports (remote keys, EDUs out), bound into the e2ee services by server/main.ts. */
   e2ee: E2eeFederation;
+  /** The trusted identity servers (config identity_servers), for /account/3pid/bind and /unbind. */
+  identity: IdentityServerClient;
   close(): void;
 }
 
@@ -151,6 +157,16 @@ export function createFederationServices(deps: FederationServicesDeps): Federati
     sender,
     backfill,
     e2ee,
+    // One-shot requests with the well-known agent's policy, DNS and CAs.
+    identity: createIdentityServerClient({
+      trusted: config.identity_servers,
+      agent: wellKnownAgent,
+      verifyCertificates: settings.verify_certificates,
+      serverName: config.server_name,
+      signingKey: deps.signingKey,
+      connectTimeoutMs: settings.connect_timeout_ms,
+      requestTimeoutMs: Math.min(IDENTITY_TIMEOUT_MS, settings.request_timeout_ms),
+    }),
     close() {
       sender.close();
       client.close();

@@ -36,6 +36,11 @@ import { startSearchWorkers } from "../workers/search.ts";
 import { startPushWorkers } from "../workers/push.ts";
 import { createPushRotation } from "./push/rotation.ts";
 import { createSearchServices } from "./search/services.ts";
+import { startEmailWorkers } from "../workers/email.ts";
+import { emailValidationQueue, type EmailValidationPayload } from "../workers/email/queue.ts";
+import { createEmailValidationHandler } from "../workers/email/handler.ts";
+import { createSmtpMailer } from "./mail/mailer.ts";
+import { clientBaseUrl } from "./config/derived.ts";
 
 const USAGE = `usage: npm start -- [--config PATH] [--generate-config] [--server-name NAME]
   --config PATH        configuration file (default: ./homeserver.yaml, or $MYELIN_CONFIG)
@@ -44,9 +49,9 @@ const USAGE = `usage: npm start -- [--config PATH] [--generate-config] [--server
   --role ROLE          what this process runs, repeatable or comma-separated: api (client and
                        federation listeners), worker:media (the media job workers, no listener),
                        worker:search (the search indexer), worker:push (unread-count
-                       rotation), all (default: every role)`;
+                       rotation), worker:email (the validation mail sender), all (default: every role)`;
 
-const ROLES = ["api", "worker:media", "worker:search", "worker:push"] as const;
+const ROLES = ["api", "worker:media", "worker:search", "worker:push", "worker:email"] as const;
 type Role = (typeof ROLES)[number];
 
 /** The roles of --role values ("all" or none given: every role). */
@@ -145,6 +150,11 @@ async function main(): Promise<void> {
   const federation = createFederationServices({ config, db, signingKey, log, rooms: services, notifier });
   e2eeFederation.bind(federation.e2ee);
   const media = createMediaServices({ config, db, queues, federationStream: (destination, path, options) => federation.client.stream(destination, path, options), log });
+  const emailConfig = config.email;
+  // Producers see a port; the mail job's attempts come from the config.
+  const emailJobs = emailConfig
+    ? { validation: (payload: EmailValidationPayload) => queues.enqueue(emailValidationQueue, payload, { attempts: emailConfig.send_attempts }) }
+    : undefined;
   const metrics = createMetrics(() => db.stats());
   metrics.watchCaches(() => caches.all());
   let draining = false;
@@ -154,7 +164,7 @@ async function main(): Promise<void> {
     metrics,
     probes: { postgres: () => db.ping(), redis: () => redis.ping().then(() => true, () => false) },
     isDraining: () => draining,
-    registerRoutes: (table, body) => registerClientApi(table, body, { config, db, redis, notifier, signer, services, remote: federation.remote, remoteMembership: federation.membership, remoteHistory: federation.backfill, caches, media, search: search.service(services.rooms) }),
+    registerRoutes: (table, body) => registerClientApi(table, body, { config, db, redis, notifier, signer, services, remote: federation.remote, remoteMembership: federation.membership, remoteHistory: federation.backfill, caches, media, search: search.service(services.rooms), identity: federation.identity, ...(emailJobs ? { emailJobs } : {}) }),
   });
   const stream = createStreamServer({
     db,
@@ -198,6 +208,23 @@ async function main(): Promise<void> {
   if (roles.has("worker:push")) {
     await startPushWorkers({ queues, rotation: createPushRotation({ db, log: log.child({ component: "push-rotation" }) }), rotationIntervalMs: config.push.rotation_interval_ms, log });
   }
+  const mailers: Array<{ close(): void }> = [];
+  if (roles.has("worker:email") && emailConfig) {
+    const mailer = createSmtpMailer(emailConfig);
+    mailers.push(mailer);
+    const handler = createEmailValidationHandler({
+      db,
+      mailer,
+      email: emailConfig,
+      serverName: config.server_name,
+      link: (session, token) => {
+        const url = new URL("/_synapse/client/email/submit_token", clientBaseUrl(config));
+        url.search = new URLSearchParams({ token, client_secret: session.clientSecret, sid: session.sessionId }).toString();
+        return url.toString();
+      },
+    });
+    await startEmailWorkers({ queues, db, handler, attempts: emailConfig.send_attempts, log: log.child({ component: "email" }) });
+  }
   if ([...roles].some((r) => r.startsWith("worker:"))) log.info({ roles: [...roles] }, "workers started");
 
   installShutdown({
@@ -208,7 +235,7 @@ async function main(): Promise<void> {
     onDraining: () => {
       draining = true;
     },
-    closers: [() => queues.close(), () => search.backend.close(), async () => media.close(), async () => federation.close(), async () => services.typing.close(), () => notifier.close(), () => db.close(), () => redis.quit(), ...(database.stop ? [database.stop] : [])],
+    closers: [() => queues.close(), () => search.backend.close(), async () => mailers.forEach((m) => m.close()), async () => media.close(), async () => federation.close(), async () => services.typing.close(), () => notifier.close(), () => db.close(), () => redis.quit(), ...(database.stop ? [database.stop] : [])],
   });
 }
 

@@ -1,7 +1,7 @@
 // Access-token authentication for client-API routes. Tokens come only from the
 // Authorization header: the spec removed query-string tokens (MSC4127).
 import type { RequestHandler } from "express";
-import { missingToken, unknownToken } from "../errors/matrix-error.ts";
+import { MatrixError, missingToken, unknownToken } from "../errors/matrix-error.ts";
 import type { BoundedCache } from "../lib/bounded-cache.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { Database } from "../storage/database.ts";
@@ -14,6 +14,8 @@ export interface Requester {
   tokenId: number;
   isAdmin: boolean;
   isGuest: boolean;
+  /** Suspended by an admin: may read but not send (refuseSuspended). */
+  isSuspended: boolean;
 }
 
 declare global {
@@ -57,7 +59,7 @@ export function requireAuth(db: Database, lastWritten: BoundedCache<string, numb
     const token = bearerToken(req.get("authorization"));
     if (!token) throw missingToken();
     const now = clock();
-    const me = await resolveAccessToken(db, token, now);
+    const me = await resolveAccessToken(db, token, now, LOGOUT_ROUTE.test(String(res.locals.route ?? "")));
     recordSeen(me, { ts: now, ip: clientAddress(req.socket.remoteAddress), userAgent: req.get("user-agent") ?? null }, res.locals.log);
     res.locals.requester = me;
     res.locals.userId = me.userId;
@@ -70,9 +72,11 @@ export function requireAuth(db: Database, lastWritten: BoundedCache<string, numb
  * The requester an access token stands for, or the spec's 401 error. Shared
  * by HTTP routes and the WebSocket stream, which authenticates the same way.
  */
-export async function resolveAccessToken(db: Database, token: string, now: number): Promise<Requester> {
+export async function resolveAccessToken(db: Database, token: string, now: number, allowLocked = false): Promise<Requester> {
   const owner = await findAccessToken(db, hashToken(token));
   if (!owner || owner.deactivated) throw unknownToken();
+  // A locked account keeps its tokens but may only log out (spec "Account locking").
+  if (owner.locked && !allowLocked) throw new MatrixError(401, "M_USER_LOCKED", "This account has been locked", { soft_logout: true });
   // An expired refreshable token is a soft logout: the client refreshes and carries on.
   if (owner.expiresTs !== null && owner.expiresTs <= now) throw unknownToken(true);
   // First use of a refreshed pair: the refresh token it replaced (kept so a
@@ -82,8 +86,30 @@ export async function resolveAccessToken(db: Database, token: string, now: numbe
   if (owner.replacesRefreshToken && owner.refreshTokenId !== null) {
     await retireReplacedRefreshTokens(db, owner.userId, owner.deviceId, owner.refreshTokenId);
   }
-  return { userId: owner.userId, deviceId: owner.deviceId, tokenId: owner.tokenId, isAdmin: owner.isAdmin, isGuest: owner.isGuest };
+  return {
+    userId: owner.userId,
+    deviceId: owner.deviceId,
+    tokenId: owner.tokenId,
+    isAdmin: owner.isAdmin,
+    isGuest: owner.isGuest,
+    isSuspended: owner.suspended,
+  };
 }
+
+/** The routes a locked user may still call. */
+const LOGOUT_ROUTE = /^\/_matrix\/client\/(v3|r0)\/logout(\/all)?$/;
+
+/**
+ * Behind requireAuth on the endpoints a suspended user may not use: sending
+ * events, joining, knocking, inviting, creating or upgrading rooms, changing
+ * the profile. Reads, leaving and redacting one's own events stay open.
+ */
+export const refuseSuspended: RequestHandler = (_req, res, next) => {
+  if (requester(res.locals).isSuspended) throw userSuspended();
+  next();
+};
+
+export const userSuspended = (): MatrixError => new MatrixError(403, "M_USER_SUSPENDED", "This account has been suspended");
 
 /** The peer address, with IPv4-mapped IPv6 (::ffff:1.2.3.4) shown as plain IPv4. */
 function clientAddress(address: string | undefined): string | null {

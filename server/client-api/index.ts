@@ -5,11 +5,14 @@ import { requireAuth } from "../auth/authenticate.ts";
 import { createUia } from "../auth/uia.ts";
 import type { HomeserverConfig } from "../config/schema.ts";
 import { jsonBody } from "../http/json-body.ts";
-import { byRequesterOrAddress, createRateLimiter } from "../http/rate-limit.ts";
+import { byRequesterOrAddress, createKeyedLimiter, createRateLimiter } from "../http/rate-limit.ts";
+import { createEmailValidation, type EmailJobs } from "../auth/email-validation.ts";
+import { registerThreepids, unbindAllThreepids, type IdentityServers } from "./threepid.ts";
 import type { RouteTable } from "../http/route-table.ts";
 import type { CacheRegistry } from "../lib/bounded-cache.ts";
 import type { Signer } from "../rooms/events/build-local.ts";
 import { leaveAllRooms } from "../rooms/leave-all.ts";
+import { listDevices } from "../storage/accounts.ts";
 import type { RoomServices } from "../services.ts";
 import type { Database } from "../storage/database.ts";
 import type { Notifier } from "../sync/notifier.ts";
@@ -57,6 +60,12 @@ import { registerMedia } from "./media.ts";
 import type { MediaRepository } from "../media/media-repository.ts";
 import type { SearchService } from "../search/search-service.ts";
 import { registerSearch } from "./search.ts";
+import { registerVoip } from "./voip.ts";
+import { registerAdminUsers } from "./admin-users.ts";
+import { registerMutualRooms } from "./mutual-rooms.ts";
+import { registerPeeking } from "./rooms/peek.ts";
+import { registerMsisdn } from "./msisdn.ts";
+import { registerThirdPartyLookups } from "./thirdparty.ts";
 
 export interface ClientApiDeps {
   config: HomeserverConfig;
@@ -76,6 +85,10 @@ export interface ClientApiDeps {
   media: { repository: MediaRepository; requestPreview(url: string, userId: string): Promise<void> };
   /** POST /search (server/search/search-service.ts). */
   search: SearchService;
+  /** The email worker's queue (workers/email/queue.ts); with config.email, e-mail identifiers are served. */
+  emailJobs?: EmailJobs;
+  /** The trusted identity servers, for /account/3pid/bind and /unbind. */
+  identity?: IdentityServers;
 }
 
 export function registerClientApi(table: RouteTable, body: RequestHandler, deps: ClientApiDeps): void {
@@ -84,9 +97,13 @@ export function registerClientApi(table: RouteTable, body: RequestHandler, deps:
   const auth = requireAuth(db, deps.caches.create("device_last_seen", config.caches.device_last_seen));
   const limit = (name: keyof HomeserverConfig["rate_limits"]) => createRateLimiter(redis, name, config.rate_limits[name], byRequesterOrAddress);
   const uia = createUia(redis);
+  const limitMail = createKeyedLimiter(redis, "threepid_validation", config.rate_limits.threepid_validation);
+  const validation =
+    config.email && deps.emailJobs ? createEmailValidation({ db, email: config.email, jobs: deps.emailJobs, limitMail: (address) => limitMail(`email:${address}`) }) : undefined;
+  const withEmail = validation ? { validation } : {};
 
   registerLogin(table, body, { db, serverName: config.server_name, policy, rateLimit: limit("login") });
-  registerRegistration(table, body, { db, uia, serverName: config.server_name, policy, registration: config.registration, rateLimit: limit("registration") });
+  registerRegistration(table, body, { db, uia, serverName: config.server_name, policy, registration: config.registration, rateLimit: limit("registration"), ...withEmail });
   const { e2ee } = deps.services;
   // Logged-out devices lose their open streams in every process, and their keys leave the user's device list.
   const onDevicesRemoved = async (userId: string, deviceIds: string[]) => {
@@ -109,12 +126,15 @@ export function registerClientApi(table: RouteTable, body: RequestHandler, deps:
   const { rooms, streams, markers, syncEngine } = deps.services;
   registerPassword(table, body, {
     ...reauth,
+    ...withEmail,
+    unbindAll: (userId, idServer) => unbindAllThreepids(db, deps.identity, userId, idServer),
     onDeactivated: async (userId) => {
       await leaveAllRooms(db, rooms, userId);
     },
   });
-  registerCapabilities(table, { auth });
-  registerOpenId(table, body, { db, serverName: config.server_name, auth });
+  registerCapabilities(table, { auth, threepidChanges: validation !== undefined });
+  registerThreepids(table, body, { ...reauth, registrationEnabled: config.registration.enabled, ...withEmail, ...(deps.identity ? { identity: deps.identity } : {}) });
+  registerOpenId(table, body, { db, serverName: config.server_name, auth, lifetimeMs: config.auth.openid_token_lifetime_ms });
   registerLoginToken(table, body, { db, uia, serverName: config.server_name, auth, rateLimit: limit("login") });
 
   registerCreateRoom(table, body, { db, signer: deps.signer, rooms, auth, ...(deps.remoteMembership ? { remote: deps.remoteMembership } : {}) });
@@ -127,13 +147,27 @@ export function registerClientApi(table: RouteTable, body: RequestHandler, deps:
     ...(deps.remoteMembership ? { remote: deps.remoteMembership } : {}),
     ...(deps.remote ? { lookups: deps.remote } : {}),
   });
-  registerSend(table, body, { rooms, auth, messageRateLimit: limit("message") });
+  registerSend(table, body, { db, rooms, auth, messageRateLimit: limit("message") });
   registerRoomReads(table, { db, rooms, auth, ...(deps.remoteHistory ? { history: deps.remoteHistory } : {}) });
   registerContext(table, { db, rooms, auth });
   registerSearch(table, body, { search: deps.search, auth });
   registerRelations(table, { db, rooms, auth });
   registerTimestampToEvent(table, { db, auth });
-  registerReports(table, body, { db, auth });
+  registerReports(table, body, { db, serverName: config.server_name, auth });
+  registerPeeking(table, { db, rooms, notifier: deps.notifier, auth });
+  registerMutualRooms(table, { db, auth, batchSize: config.limits.mutual_rooms_batch });
+  registerAdminUsers(table, body, {
+    db,
+    serverName: config.server_name,
+    auth,
+    onLocked: async (userId) => {
+      const deviceIds = (await listDevices(db, userId)).map((d) => d.deviceId);
+      if (deviceIds.length > 0) await deps.notifier.revoke(userId, deviceIds);
+    },
+  });
+  registerVoip(table, { voip: config.voip, auth });
+  registerMsisdn(table, body);
+  registerThirdPartyLookups(table, { auth });
   registerDirectory(table, body, { db, serverName: config.server_name, auth, ...(deps.remote ? { remote: deps.remote } : {}) });
   registerPublicRooms(table, body, { db, serverName: config.server_name, auth, ...(deps.remote ? { remote: deps.remote } : {}) });
   registerRoomSummary(table, { db, auth });

@@ -1,7 +1,9 @@
 // GET  /_matrix/client/v3/login   https://spec.matrix.org/v1.19/client-server-api/#get_matrixclientv3login
 // POST /_matrix/client/v3/login   https://spec.matrix.org/v1.19/client-server-api/#post_matrixclientv3login
-//   m.login.password, and m.login.token with tokens from POST /login/get_token (login-token.ts).
+//   m.login.password (by user ID, or by e-mail address with m.id.thirdparty),
+//   and m.login.token with tokens from POST /login/get_token (login-token.ts).
 import type { RequestHandler } from "express";
+import { canonicalEmail, EMAIL } from "../auth/email-validation.ts";
 import { decoyHash, verifyPassword } from "../auth/passwords.ts";
 import { issueSession, type SessionPolicy } from "../auth/sessions.ts";
 import { hashToken } from "../auth/tokens.ts";
@@ -11,6 +13,7 @@ import type { RouteTable } from "../http/route-table.ts";
 import type { Database } from "../storage/database.ts";
 import { getUser } from "../storage/accounts.ts";
 import { consumeLoginToken } from "../storage/login-tokens.ts";
+import { threepidOwner } from "../storage/threepids.ts";
 import { optionalBoolean, optionalString } from "./params.ts";
 import { resolveLocalUserId } from "./user-ids.ts";
 
@@ -31,10 +34,10 @@ export function registerLogin(table: RouteTable, body: RequestHandler, deps: Log
       const type = optionalString(params, "type");
       let user;
       if (type === "m.login.password") {
-        const userId = identifierUser(params, deps.serverName);
+        const userId = await identifierUser(deps.db, params, deps.serverName);
         const password = optionalString(params, "password");
         if (password === undefined) throw new MatrixError(400, "M_MISSING_PARAM", "Missing password");
-        user = await getUser(deps.db, userId);
+        user = userId === undefined ? undefined : await getUser(deps.db, userId);
         // Verify against a decoy when the user is unknown so response time does not reveal it.
         const valid = await verifyPassword(password, user?.passwordHash ?? (await decoyHash()));
         if (!user || !user.passwordHash || !valid) throw forbidden("Invalid username or password");
@@ -63,12 +66,24 @@ export function registerLogin(table: RouteTable, body: RequestHandler, deps: Log
   }
 }
 
-/** The user being logged in: `identifier` (m.id.user) or the deprecated top-level `user`. */
-function identifierUser(params: Record<string, unknown>, serverName: string): string {
+/**
+ * The user being logged in: `identifier` (m.id.user, or m.id.thirdparty with
+ * an e-mail address; the deprecated top-level `medium`/`address` too) or the
+ * deprecated top-level `user`. An address nobody has is undefined, and then
+ * checked against the decoy like an unknown user.
+ */
+async function identifierUser(db: Database, params: Record<string, unknown>, serverName: string): Promise<string | undefined> {
   const identifier = params.identifier;
+  const thirdParty = (medium: unknown, address: unknown) => {
+    if (medium !== EMAIL) throw new MatrixError(400, "M_UNKNOWN", `Unsupported third-party medium ${String(medium)}`);
+    if (typeof address !== "string") throw badJson("address must be a string");
+    return threepidOwner(db, EMAIL, canonicalEmail(address));
+  };
+  if (identifier === undefined && params.medium !== undefined) return thirdParty(params.medium, params.address);
   if (identifier !== undefined) {
     if (typeof identifier !== "object" || identifier === null || Array.isArray(identifier)) throw badJson("identifier must be an object");
     const id = identifier as Record<string, unknown>;
+    if (id.type === "m.id.thirdparty") return thirdParty(id.medium, id.address);
     if (id.type !== "m.id.user") throw new MatrixError(400, "M_UNKNOWN", `Unsupported identifier type ${String(id.type)}`);
     if (typeof id.user !== "string") throw badJson("identifier.user must be a string");
     return resolveLocalUserId(id.user, serverName);

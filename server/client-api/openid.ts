@@ -11,18 +11,15 @@ import type { RouteTable } from "../http/route-table.ts";
 import type { Database } from "../storage/database.ts";
 import { insertOpenIdToken } from "../storage/openid-tokens.ts";
 
-/** Synapse's default lifetime (openid token expiry): one hour. */
-export const OPENID_TOKEN_LIFETIME_MS = 3_600_000;
-
-export function registerOpenId(table: RouteTable, body: RequestHandler, deps: { db: Database; serverName: string; auth: RequestHandler }): void {
+export function registerOpenId(table: RouteTable, body: RequestHandler, deps: { db: Database; serverName: string; auth: RequestHandler; lifetimeMs: number }): void {
   for (const prefix of ["/_matrix/client/v3", "/_matrix/client/r0"]) {
     table.add("POST", `${prefix}/user/:userId/openid/request_token`, deps.auth, body, async (req, res) => {
       const me = requester(res.locals);
       if (req.params.userId !== me.userId) throw forbidden("You can only ask for an OpenID token for yourself");
       const token = newAccessToken();
       const now = Date.now();
-      await insertOpenIdToken(deps.db, hashToken(token), me.userId, now + OPENID_TOKEN_LIFETIME_MS, now);
-      res.json({ access_token: token, token_type: "Bearer", matrix_server_name: deps.serverName, expires_in: OPENID_TOKEN_LIFETIME_MS / 1000 });
+      await insertOpenIdToken(deps.db, hashToken(token), me.userId, now + deps.lifetimeMs, now);
+      res.json({ access_token: token, token_type: "Bearer", matrix_server_name: deps.serverName, expires_in: Math.floor(deps.lifetimeMs / 1000) });
     });
   }
 }

@@ -8,7 +8,7 @@
 // token, as Synapse allows by default; another server's users are looked up
 // over federation (GET /_matrix/federation/v1/query/profile).
 import type { Request, RequestHandler } from "express";
-import { requester } from "../auth/authenticate.ts";
+import { refuseSuspended, requester } from "../auth/authenticate.ts";
 import { badJson, forbidden, MatrixError, missingParam, notFound } from "../errors/matrix-error.ts";
 import { requireJsonObject } from "../http/middleware.ts";
 import type { RouteTable } from "../http/route-table.ts";
@@ -114,7 +114,7 @@ export function registerProfile(table: RouteTable, body: RequestHandler, deps: P
       res.json({ [key]: value });
     });
 
-    table.add("PUT", `${prefix}/profile/:userId/:keyName`, auth, rateLimit, body, async (req, res) => {
+    table.add("PUT", `${prefix}/profile/:userId/:keyName`, auth, refuseSuspended, rateLimit, body, async (req, res) => {
       const userId = ownProfile(req, res.locals);
       const key = writableKey(req);
       if (!isStoredKey(key)) throw forbidden(`Only displayname and avatar_url can be set on this server`);
@@ -124,7 +124,7 @@ export function registerProfile(table: RouteTable, body: RequestHandler, deps: P
       res.json({});
     });
 
-    table.add("DELETE", `${prefix}/profile/:userId/:keyName`, auth, rateLimit, async (req, res) => {
+    table.add("DELETE", `${prefix}/profile/:userId/:keyName`, auth, refuseSuspended, rateLimit, async (req, res) => {
       const userId = ownProfile(req, res.locals);
       const key = writableKey(req);
       // Custom keys are never stored, so deleting one is already done.

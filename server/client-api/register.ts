@@ -3,6 +3,7 @@
 import { randomBytes } from "node:crypto";
 import type { RequestHandler } from "express";
 import { hashPassword } from "../auth/passwords.ts";
+import { EMAIL, threepidCreds, type EmailValidation } from "../auth/email-validation.ts";
 import { checkRegistrationTokenStage, completeRegistrationToken } from "../auth/registration-tokens.ts";
 import { issueSession, type SessionPolicy } from "../auth/sessions.ts";
 import type { Uia } from "../auth/uia.ts";
@@ -12,6 +13,7 @@ import type { RouteTable } from "../http/route-table.ts";
 import { isJsonObject } from "../protocol/json.ts";
 import type { Database } from "../storage/database.ts";
 import { getUser, insertUser } from "../storage/accounts.ts";
+import { insertThreepid } from "../storage/threepids.ts";
 import { optionalBoolean, optionalString } from "./params.ts";
 import { checkNewLocalpart } from "./user-ids.ts";
 
@@ -22,13 +24,18 @@ export interface RegisterDeps {
   policy: SessionPolicy;
   registration: { enabled: boolean; require_token: boolean };
   rateLimit: RequestHandler;
+  /** With a mail server: the m.login.email.identity flow, which binds the address to the new account. */
+  validation?: EmailValidation;
 }
 
 /** Synapse's limit: longer passwords only cost hashing time. */
 const MAX_PASSWORD_LENGTH = 512;
 
 export function registerRegistration(table: RouteTable, body: RequestHandler, deps: RegisterDeps): void {
+  // With a mail server, registering with an address is offered beside the plain flow.
   const flows = deps.registration.require_token ? [{ stages: ["m.login.registration_token"] }] : [{ stages: ["m.login.dummy"] }];
+  if (deps.validation && !deps.registration.require_token) flows.push({ stages: ["m.login.email.identity"] });
+  const validation = deps.validation;
 
   for (const prefix of ["/_matrix/client/v3", "/_matrix/client/r0"]) {
     table.add("GET", `${prefix}/register/available`, deps.rateLimit, async (req, res) => {
@@ -60,6 +67,8 @@ export function registerRegistration(table: RouteTable, body: RequestHandler, de
         if (await getUser(deps.db, userId)) throw new MatrixError(400, "M_USER_IN_USE", "User ID already taken.");
       }
 
+      // The e-mail stage is a flow of its own, so it completes in the request that registers.
+      let emailCreds: { sessionId: string; clientSecret: string } | undefined;
       await deps.uia.authenticate(
         {
           flows,
@@ -67,6 +76,14 @@ export function registerRegistration(table: RouteTable, body: RequestHandler, de
           stages: {
             "m.login.dummy": async () => undefined,
             "m.login.registration_token": (auth) => checkRegistrationTokenStage(deps.db, auth),
+            ...(validation
+              ? {
+                  "m.login.email.identity": async (auth: Record<string, unknown>) => {
+                    emailCreds = threepidCreds(auth);
+                    await validation.check(emailCreds, "registration");
+                  },
+                }
+              : {}),
           },
         },
         params.auth,
@@ -81,6 +98,13 @@ export function registerRegistration(table: RouteTable, body: RequestHandler, de
         const created = await insertUser(tx, { userId: id, passwordHash, isAdmin: false, isGuest: false, displayname: localpartOf(id), createdTs: now });
         if (!created) throw new MatrixError(400, "M_USER_IN_USE", "User ID already taken.");
         if (deps.registration.require_token) await completeRegistrationToken(tx, uiaSession);
+        if (emailCreds && validation) {
+          const proven = await validation.consume(emailCreds, "registration", tx);
+          // Taken meanwhile by another account: the whole registration rolls back.
+          if (!(await insertThreepid(tx, { userId: id, medium: EMAIL, address: proven.address, validatedTs: proven.validatedTs, addedTs: now }))) {
+            throw new MatrixError(400, "M_THREEPID_IN_USE", "This email address is already in use");
+          }
+        }
         if (inhibitLogin) return { user_id: id };
         return issueSession(tx, deps.policy, { userId: id, deviceId, displayName, refreshable, now });
       });

@@ -43,4 +43,13 @@ export function checkDerivedConfig(config: HomeserverConfig): void {
   const es = search.elasticsearch;
   if (es && (es.username === undefined) !== (es.password === undefined)) throw new ConfigError(`search.elasticsearch.username and password must be given together`);
   if (es?.api_key !== undefined && es.username !== undefined) throw new ConfigError(`search.elasticsearch: give api_key or username/password, not both`);
+  // The spec requires at least one way to reach each support contact.
+  const contacts = config.well_known.support?.contacts ?? [];
+  const unreachable = contacts.findIndex((c) => c.matrix_id === undefined && c.email_address === undefined);
+  if (unreachable >= 0) throw new ConfigError(`well_known.support.contacts.${unreachable} needs matrix_id or email_address`);
+  const { voip } = config;
+  if (voip.turn_shared_secret !== undefined && (voip.turn_username !== undefined || voip.turn_password !== undefined)) {
+    throw new ConfigError("voip.turn_shared_secret and voip.turn_username/turn_password are exclusive: pick time-limited or static TURN credentials");
+  }
+  if ((voip.turn_username === undefined) !== (voip.turn_password === undefined)) throw new ConfigError("voip.turn_username and voip.turn_password go together");
 }

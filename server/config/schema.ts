@@ -56,13 +56,28 @@ export interface HomeserverConfig {
     keep_alive_timeout_ms: number;
     max_bulk_json_body_bytes: number;
     to_device_inbox_per_device: number;
+    /** Rooms per GET /mutual_rooms batch. */
+    mutual_rooms_batch: number;
   };
   metrics: { enabled: boolean; allow_from: string[] };
   logging: { level: "trace" | "debug" | "info" | "warn" | "error" | "fatal"; format: "auto" | "json" | "pretty" };
-  well_known: { client_base_url?: string; server?: string };
+  well_known: {
+    client_base_url?: string;
+    server?: string;
+    /** Served as /.well-known/matrix/support (MSC1929); absent → 404. */
+    support?: { contacts: Array<{ matrix_id?: string; email_address?: string; role: string }>; support_page?: string };
+    /** Served as /.well-known/matrix/policy_server when this server acts as a policy server; absent → 404. */
+    policy_server?: { public_keys: { ed25519: string } };
+  };
+  /** TURN credentials for GET /voip/turnServer (Synapse's turn_* keys). */
+  voip: { turn_uris: string[]; turn_shared_secret?: string; turn_username?: string; turn_password?: string; turn_user_lifetime_ms: number; turn_allow_guests: boolean };
   registration: { enabled: boolean; require_token: boolean };
-  auth: { refreshable_access_token_lifetime_ms: number };
-  rate_limits: Record<"login" | "registration" | "message" | "joins" | "to_device", { per_second: number; burst_count: number }>;
+  auth: { refreshable_access_token_lifetime_ms: number; openid_token_lifetime_ms: number };
+  rate_limits: Record<"login" | "registration" | "message" | "joins" | "to_device" | "threepid_validation", { per_second: number; burst_count: number }>;
+  /** Identity servers (host[:port]) that /account/3pid/bind and /unbind may call; empty: binding is refused. */
+  identity_servers: string[];
+  /** E-mail identifiers: validation mails over SMTP. Absent: e-mail endpoints answer M_THREEPID_MEDIUM_NOT_SUPPORTED. */
+  email?: EmailConfig;
   presence: { enabled: boolean };
   stream: { max_connections_per_user: number; max_connections: number };
   /** Maximum entries of each in-process cache. */
@@ -103,6 +118,34 @@ export interface SearchConfig {
   /** Events per indexing transaction. */
   batch_size: number;
   elasticsearch?: ElasticsearchConfig;
+}
+
+export type EmailPurpose = "registration" | "password_reset" | "add_threepid";
+
+export interface EmailTemplate {
+  subject: string;
+  text: string;
+}
+
+export interface EmailConfig {
+  smtp_host: string;
+  smtp_port: number;
+  smtp_user?: string;
+  smtp_pass?: string;
+  /** Implicit TLS from the first byte (port 465). */
+  force_tls: boolean;
+  /** Refuse to send unless the server offers STARTTLS. */
+  require_transport_security: boolean;
+  /** The From header, e.g. "Example <noreply@example.org>". */
+  notif_from: string;
+  /** How long an e-mailed validation link works. */
+  validation_token_lifetime_ms: number;
+  /** How long requestToken waits for the first attempt to send before answering. */
+  send_wait_ms: number;
+  /** Attempts of one mail job (the first included). */
+  send_attempts: number;
+  smtp_timeout_ms: number;
+  templates: Record<EmailPurpose, EmailTemplate>;
 }
 
 export interface ThumbnailSize {
@@ -161,6 +204,14 @@ const rateLimit = (perSecond: number, burst: number) =>
       per_second: { type: "number", minimum: 0, default: perSecond },
       burst_count: { type: "number", minimum: 1, default: burst },
     },
+  }) as const;
+/** A mail template: {server_name}, {link}, {token} and {lifetime} are replaced (templates.ts). */
+const emailTemplate = (subject: string, text: string) =>
+  ({
+    type: "object",
+    additionalProperties: false,
+    default: {},
+    properties: { subject: { type: "string", minLength: 1, default: subject }, text: { type: "string", pattern: "\\{link\\}", default: text } },
   }) as const;
 const duration = { anyOf: [{ type: "integer", minimum: 1 }, { type: "string", pattern: "^[0-9]+(ms|s|m|h|d|w|y)?$" }] } as const;
 const keyId = "^ed25519:[a-zA-Z0-9_]+$";
@@ -280,6 +331,7 @@ export const configSchema = {
         // Key uploads and queries, to-device sends and key-backup uploads for large rooms exceed 64 KiB.
         max_bulk_json_body_bytes: { type: "integer", minimum: 1024, default: 8388608 },
         to_device_inbox_per_device: { type: "integer", minimum: 1, default: 10000 },
+        mutual_rooms_batch: { type: "integer", minimum: 1, maximum: 1000, default: 100 },
       },
     },
     metrics: {
@@ -307,6 +359,55 @@ export const configSchema = {
       properties: {
         client_base_url: { type: "string", pattern: "^https?://" },
         server: { type: "string", minLength: 1 },
+        support: {
+          type: "object",
+          additionalProperties: false,
+          required: ["contacts"],
+          properties: {
+            contacts: {
+              type: "array",
+              items: {
+                type: "object",
+                additionalProperties: false,
+                required: ["role"],
+                properties: {
+                  matrix_id: { type: "string", pattern: "^@[^:]+:.+$" },
+                  email_address: { type: "string", pattern: "^[^@\\s]+@[^@\\s]+$" },
+                  role: { type: "string", pattern: "^(m\\.role\\.(admin|security)|[a-z0-9.]+\\.[a-z0-9._-]+)$" },
+                },
+              },
+            },
+            support_page: { type: "string", pattern: "^https?://" },
+          },
+        },
+        policy_server: {
+          type: "object",
+          additionalProperties: false,
+          required: ["public_keys"],
+          properties: {
+            public_keys: {
+              type: "object",
+              additionalProperties: false,
+              required: ["ed25519"],
+              properties: { ed25519: { type: "string", pattern: "^[A-Za-z0-9+/]{43}$" } },
+            },
+          },
+        },
+      },
+    },
+    voip: {
+      type: "object",
+      additionalProperties: false,
+      default: {},
+      properties: {
+        turn_uris: { type: "array", items: { type: "string", pattern: "^turns?:" }, default: [] },
+        // coturn's use-auth-secret / static-auth-secret.
+        turn_shared_secret: { type: "string", minLength: 1 },
+        turn_username: { type: "string", minLength: 1 },
+        turn_password: { type: "string", minLength: 1 },
+        // Synapse's turn_user_lifetime default: 1h.
+        turn_user_lifetime_ms: { type: "integer", minimum: 1000, default: 3600000 },
+        turn_allow_guests: { type: "boolean", default: true },
       },
     },
     registration: {
@@ -324,6 +425,8 @@ export const configSchema = {
       default: {},
       properties: {
         refreshable_access_token_lifetime_ms: { type: "integer", minimum: 1000, default: 300000 },
+        // Synapse's fixed one hour.
+        openid_token_lifetime_ms: { type: "integer", minimum: 1000, default: 3600000 },
       },
     },
     rate_limits: {
@@ -337,6 +440,38 @@ export const configSchema = {
         message: rateLimit(0.2, 10),
         joins: rateLimit(0.1, 10),
         to_device: rateLimit(20, 100),
+        // Synapse's rc_3pid_validation: one mail per 5 minutes, burst 5.
+        threepid_validation: rateLimit(0.003, 5),
+      },
+    },
+    identity_servers: { type: "array", items: { type: "string", pattern: "^[A-Za-z0-9.-]+(:[0-9]{1,5})?$|^\\[[0-9A-Fa-f:.]+\\](:[0-9]{1,5})?$" }, default: [] },
+    email: {
+      type: "object",
+      additionalProperties: false,
+      required: ["smtp_host", "notif_from"],
+      properties: {
+        smtp_host: { type: "string", minLength: 1 },
+        smtp_port: { ...port, default: 25 },
+        smtp_user: { type: "string", minLength: 1 },
+        smtp_pass: { type: "string", minLength: 1 },
+        force_tls: { type: "boolean", default: false },
+        require_transport_security: { type: "boolean", default: false },
+        notif_from: { type: "string", pattern: "@" },
+        // Synapse's email.validation_token_lifetime: 1h.
+        validation_token_lifetime_ms: { type: "integer", minimum: 1000, default: 3600000 },
+        send_wait_ms: { type: "integer", minimum: 0, default: 10000 },
+        send_attempts: { type: "integer", minimum: 1, maximum: 50, default: 6 },
+        smtp_timeout_ms: { type: "integer", minimum: 100, default: 10000 },
+        templates: {
+          type: "object",
+          additionalProperties: false,
+          default: {},
+          properties: {
+            registration: emailTemplate("[{server_name}] Validate your email", "You have asked us to register this email with a new Matrix account on {server_name}. To continue, open this link:\n\n{link}\n\nIf this was not you, you can ignore this message; the link expires in {lifetime}.\n"),
+            password_reset: emailTemplate("[{server_name}] Password reset", "A password reset was requested for your Matrix account on {server_name}. If this was you, open this link to allow it:\n\n{link}\n\nIf it was not, ignore this message and your password stays as it is; the link expires in {lifetime}.\n"),
+            add_threepid: emailTemplate("[{server_name}] Validate your email", "You have asked us to add this email to your Matrix account on {server_name}. To confirm, open this link:\n\n{link}\n\nIf this was not you, you can ignore this message; the link expires in {lifetime}.\n"),
+          },
+        },
       },
     },
     stream: {

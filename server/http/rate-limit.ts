@@ -39,13 +39,21 @@ export const byRequesterOrAddress: RateLimitKey = (req, res) => {
   return requester ? `user:${requester.userId}` : `ip:${req.socket.remoteAddress ?? "unknown"}`;
 };
 
-export function createRateLimiter(redis: Redis, name: string, setting: RateLimitSetting, keyOf: RateLimitKey = byRequesterOrAddress): RequestHandler {
+/** Takes a token from the bucket of `key`, or throws 429 with how long to wait; for limits keyed by something other than the request. */
+export function createKeyedLimiter(redis: Redis, name: string, setting: RateLimitSetting): (key: string) => Promise<void> {
   const ratePerMs = setting.per_second / 1000;
-  return async (req, res, next) => {
-    const key = keyOf(req, res);
-    if (key === undefined || setting.per_second <= 0) return next();
+  return async (key) => {
+    if (setting.per_second <= 0) return;
     const wait = Number(await redis.eval(TOKEN_BUCKET, 1, `ratelimit:${name}:${key}`, Date.now(), ratePerMs, setting.burst_count));
     if (wait > 0) throw limitExceeded(wait);
+  };
+}
+
+export function createRateLimiter(redis: Redis, name: string, setting: RateLimitSetting, keyOf: RateLimitKey = byRequesterOrAddress): RequestHandler {
+  const take = createKeyedLimiter(redis, name, setting);
+  return async (req, res, next) => {
+    const key = keyOf(req, res);
+    if (key !== undefined) await take(key);
     next();
   };
 }

@@ -50,3 +50,12 @@ export async function globalAccountDataOfUsers(q: Queryable, userIds: readonly s
   );
   return new Map(rows.map((r) => [r.user_id, r.content]));
 }
+
+/** A user's account data for one room (GET /rooms/{roomId}/initialSync). */
+export async function roomAccountData(q: Queryable, userId: string, roomId: string): Promise<Array<{ type: string; content: Record<string, unknown> }>> {
+  const { rows } = await q.query<{ type: string; content: Record<string, unknown> }>(
+    `SELECT type, content FROM account_data WHERE user_id = $1 AND room_id = $2 ORDER BY type`,
+    [userId, roomId],
+  );
+  return rows;
+}

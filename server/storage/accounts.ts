@@ -156,6 +156,8 @@ export interface TokenOwner {
   isAdmin: boolean;
   isGuest: boolean;
   deactivated: boolean;
+  suspended: boolean;
+  locked: boolean;
   /** The refresh token issued with this access token, if any. */
   refreshTokenId: number | null;
   /**
@@ -188,12 +190,14 @@ const accessTokensOf = keyedRead<{
   is_admin: boolean;
   is_guest: boolean;
   deactivated: boolean;
+  suspended: boolean;
+  locked: boolean;
   refresh_token_id: number | null;
   replaces_refresh_token: boolean;
 }>(
   // The EXISTS probe only runs for refreshable tokens and goes through the
   // refresh_tokens_device index (a device has at most two live refresh tokens).
-  `SELECT k.key_index, t.token_id, t.user_id, t.device_id, t.expires_ts, u.is_admin, u.is_guest, u.deactivated, t.refresh_token_id,
+  `SELECT k.key_index, t.token_id, t.user_id, t.device_id, t.expires_ts, u.is_admin, u.is_guest, u.deactivated, u.suspended, u.locked, t.refresh_token_id,
           (t.refresh_token_id IS NOT NULL AND EXISTS (
              SELECT 1 FROM refresh_tokens p
               WHERE p.user_id = t.user_id AND p.device_id = t.device_id AND p.next_refresh_token_id = t.refresh_token_id
@@ -216,6 +220,8 @@ export async function findAccessToken(q: Queryable, hash: Buffer): Promise<Token
       isAdmin: r.is_admin,
       isGuest: r.is_guest,
       deactivated: r.deactivated,
+      suspended: r.suspended,
+      locked: r.locked,
       refreshTokenId: r.refresh_token_id,
       replacesRefreshToken: r.replaces_refresh_token,
     }
@@ -313,4 +319,27 @@ const SET_AVATAR_URL = `UPDATE profiles SET avatar_url = $2 WHERE user_id = $1`;
 export async function setProfileField(q: Queryable, userId: string, field: "displayname" | "avatar_url", value: string | null): Promise<boolean> {
   const { rowCount } = await q.query(field === "displayname" ? SET_DISPLAYNAME : SET_AVATAR_URL, [userId, value]);
   return (rowCount ?? 0) > 0;
+}
+
+export type ModerationFlag = "suspended" | "locked";
+
+/** The flag of a local account, or undefined for an unknown or deactivated one (the admin API's 404). */
+export async function getModerationFlag(q: Queryable, userId: string, flag: ModerationFlag): Promise<boolean | undefined> {
+  const column = flag === "suspended" ? "suspended" : "locked";
+  const { rows } = await q.query<{ value: boolean }>(`SELECT ${column} AS value FROM users WHERE user_id = $1 AND NOT deactivated`, [userId]);
+  return rows[0]?.value;
+}
+
+export async function setModerationFlag(q: Queryable, userId: string, flag: ModerationFlag, value: boolean): Promise<void> {
+  const column = flag === "suspended" ? "suspended" : "locked";
+  await q.query(`UPDATE users SET ${column} = $2 WHERE user_id = $1`, [userId, value]);
+}
+
+/** Each device's last connection (admin whois). */
+export async function listDeviceConnections(q: Queryable, userId: string): Promise<Array<{ deviceId: string; lastSeenTs: number | null; lastSeenIp: string | null; lastSeenUserAgent: string | null }>> {
+  const { rows } = await q.query<{ device_id: string; last_seen_ts: number | null; last_seen_ip: string | null; last_seen_user_agent: string | null }>(
+    `SELECT device_id, last_seen_ts, last_seen_ip, last_seen_user_agent FROM devices WHERE user_id = $1 ORDER BY device_id`,
+    [userId],
+  );
+  return rows.map((r) => ({ deviceId: r.device_id, lastSeenTs: r.last_seen_ts, lastSeenIp: r.last_seen_ip, lastSeenUserAgent: r.last_seen_user_agent }));
 }

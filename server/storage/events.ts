@@ -337,6 +337,16 @@ export async function roomEventsBetween(q: Queryable, roomId: string, from: numb
   return rows!.map(fromRow);
 }
 
+/** Events of some rooms after a stream position, oldest first (GET /events). */
+export async function roomEventsAfter(q: Queryable, roomIds: readonly string[], from: number, limit: number): Promise<StoredEvent[]> {
+  if (roomIds.length === 0) return [];
+  const { rows } = await q.query<EventRow>(
+    `SELECT ${COLUMNS} FROM events WHERE room_id = ANY($1) AND stream_ordering > $2 ORDER BY stream_ordering ASC LIMIT $3`,
+    [roomIds, from, limit],
+  );
+  return rows.map(fromRow);
+}
+
 /**
  * One page of room history in topological order (depth, stream), strictly
  * before (backwards) or after (forwards) the given position.

@@ -54,3 +54,12 @@ export async function listReports(q: Queryable, limit: number): Promise<ReportRo
     receivedTs: r.received_ts,
   }));
 }
+
+/** A report of a user (migrations/0018_threepids.sql). */
+export async function insertUserReport(q: Queryable, r: { targetUserId: string; reporter: string; reason: string; receivedTs: number }): Promise<number> {
+  const { rows } = await q.query<{ report_id: number }>(
+    `INSERT INTO user_reports (target_user_id, reporter, reason, received_ts) VALUES ($1, $2, $3, $4) RETURNING report_id`,
+    [r.targetUserId, r.reporter, r.reason, r.receivedTs],
+  );
+  return rows[0]!.report_id;
+}

@@ -410,3 +410,12 @@ export async function roomSummaryCounts(q: Queryable, roomId: string, userId: st
   const summary = rows![0]!;
   return { joined: summary.joined, invited: summary.invited, heroes: summary.heroes.filter((u) => u !== userId).slice(0, heroes) };
 }
+
+/** Rooms both users are joined to, by room ID after `after`, and how many there are in all (GET /mutual_rooms). */
+export async function mutualJoinedRooms(q: Queryable, userId: string, otherId: string, after: string, limit: number): Promise<{ roomIds: string[]; total: number }> {
+  const shared = `FROM room_memberships a JOIN room_memberships b ON b.room_id = a.room_id AND b.user_id = $2 AND b.membership = 'join'
+                  WHERE a.user_id = $1 AND a.membership = 'join'`;
+  const page = await q.query<{ room_id: string }>(`SELECT a.room_id ${shared} AND a.room_id > $3 ORDER BY a.room_id LIMIT $4`, [userId, otherId, after, limit]);
+  const count = await q.query<{ n: number }>(`SELECT count(*)::int AS n ${shared}`, [userId, otherId]);
+  return { roomIds: page.rows.map((r) => r.room_id), total: count.rows[0]?.n ?? 0 };
+}

@@ -1,6 +1,6 @@
 // POST /_matrix/client/v3/createRoom  https://spec.matrix.org/v1.19/client-server-api/#post_matrixclientv3createroom
 import type { RequestHandler } from "express";
-import { requester } from "../../auth/authenticate.ts";
+import { refuseSuspended, requester } from "../../auth/authenticate.ts";
 import { badJson } from "../../errors/matrix-error.ts";
 import { requireJsonObject } from "../../http/middleware.ts";
 import type { RouteTable } from "../../http/route-table.ts";
@@ -24,7 +24,7 @@ export interface CreateRoomRouteDeps extends CreateRoomDeps {
 
 export function registerCreateRoom(table: RouteTable, body: RequestHandler, deps: CreateRoomRouteDeps): void {
   for (const prefix of ["/_matrix/client/v3", "/_matrix/client/r0"]) {
-    table.add("POST", `${prefix}/createRoom`, deps.auth, body, async (req, res) => {
+    table.add("POST", `${prefix}/createRoom`, deps.auth, refuseSuspended, body, async (req, res) => {
       const me = requester(res.locals);
       const params = requireJsonObject(req);
       const visibility = optionalString(params, "visibility") ?? "private";

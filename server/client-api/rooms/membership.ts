@@ -9,7 +9,7 @@
 // POST /_matrix/client/v3/rooms/{roomId}/forget        https://spec.matrix.org/v1.19/client-server-api/#post_matrixclientv3roomsroomidforget
 // GET  /_matrix/client/v3/joined_rooms                 https://spec.matrix.org/v1.19/client-server-api/#get_matrixclientv3joined_rooms
 import type { Request, RequestHandler } from "express";
-import { requester } from "../../auth/authenticate.ts";
+import { refuseSuspended, requester } from "../../auth/authenticate.ts";
 import { badJson, forbidden, MatrixError, notFound } from "../../errors/matrix-error.ts";
 import type { RouteTable } from "../../http/route-table.ts";
 import { isValidRoomId, isValidServerName, serverNameOf } from "../../protocol/identifiers.ts";
@@ -132,7 +132,7 @@ export function registerMembership(table: RouteTable, body: RequestHandler, deps
   }
 
   for (const prefix of ["/_matrix/client/v3", "/_matrix/client/r0"]) {
-    table.add("POST", `${prefix}/join/:roomIdOrAlias`, auth, deps.joinRateLimit, body, async (req, res) => {
+    table.add("POST", `${prefix}/join/:roomIdOrAlias`, auth, refuseSuspended, deps.joinRateLimit, body, async (req, res) => {
       const me = requester(res.locals);
       bodyObject(req);
       const target = await resolveRoom(String(req.params.roomIdOrAlias), viaServers(req));
@@ -140,7 +140,7 @@ export function registerMembership(table: RouteTable, body: RequestHandler, deps
       res.json({ room_id: target.roomId });
     });
 
-    table.add("POST", `${prefix}/rooms/:roomId/join`, auth, deps.joinRateLimit, body, async (req, res) => {
+    table.add("POST", `${prefix}/rooms/:roomId/join`, auth, refuseSuspended, deps.joinRateLimit, body, async (req, res) => {
       const me = requester(res.locals);
       bodyObject(req);
       const target = await resolveRoom(roomIdParam(req));
@@ -148,7 +148,7 @@ export function registerMembership(table: RouteTable, body: RequestHandler, deps
       res.json({ room_id: target.roomId });
     });
 
-    table.add("POST", `${prefix}/knock/:roomIdOrAlias`, auth, deps.joinRateLimit, body, async (req, res) => {
+    table.add("POST", `${prefix}/knock/:roomIdOrAlias`, auth, refuseSuspended, deps.joinRateLimit, body, async (req, res) => {
       const me = requester(res.locals);
       bodyObject(req);
       const target = await resolveRoom(String(req.params.roomIdOrAlias), viaServers(req));
@@ -184,7 +184,7 @@ export function registerMembership(table: RouteTable, body: RequestHandler, deps
     });
 
     const targeted = (path: string, membership: "invite" | "leave" | "ban", check?: (current: string | undefined) => void) =>
-      table.add("POST", `${prefix}/rooms/:roomId/${path}`, auth, body, async (req, res) => {
+      table.add("POST", `${prefix}/rooms/:roomId/${path}`, auth, refuseSuspended, body, async (req, res) => {
         const me = requester(res.locals);
         const params = bodyObject(req);
         const roomId = roomIdParam(req);

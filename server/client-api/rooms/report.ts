@@ -1,25 +1,30 @@
 // POST /_matrix/client/v3/rooms/{roomId}/report/{eventId} https://spec.matrix.org/v1.19/client-server-api/#post_matrixclientv3roomsroomidreporteventid
 // POST /_matrix/client/v3/rooms/{roomId}/report           https://spec.matrix.org/v1.19/client-server-api/#post_matrixclientv3roomsroomidreport
+// POST /_matrix/client/v3/users/{userId}/report           https://spec.matrix.org/v1.19/client-server-api/#post_matrixclientv3usersuseridreport
 //
 // Reports are stored for the server's administrators. An event report needs
 // the reporter joined and able to see the event (spec v1.8); anything else is
 // the same 404 as a missing event, so reports reveal nothing (as Synapse).
 // A room report needs only that the room exists (spec v1.13: joining is not
-// required, users meet rooms through directories and invites).
+// required, users meet rooms through directories and invites). A user report
+// needs a local account (as Synapse: our admins can act only on those).
 import type { RequestHandler } from "express";
 import { requester } from "../../auth/authenticate.ts";
 import { badJson, invalidParam, notFound } from "../../errors/matrix-error.ts";
 import { requireJsonObject } from "../../http/middleware.ts";
 import type { RouteTable } from "../../http/route-table.ts";
+import { serverNameOf } from "../../protocol/identifiers.ts";
 import { readableEvent } from "../../rooms/readable-events.ts";
 import type { Database } from "../../storage/database.ts";
-import { insertReport } from "../../storage/reports.ts";
+import { getUser } from "../../storage/accounts.ts";
+import { insertReport, insertUserReport } from "../../storage/reports.ts";
 import { getRoomVersionId, membershipOf } from "../../storage/state.ts";
 import { optionalString, requiredString } from "../params.ts";
 import { roomIdParam } from "./params.ts";
 
 export interface ReportDeps {
   db: Database;
+  serverName: string;
   auth: RequestHandler;
 }
 
@@ -60,6 +65,15 @@ export function registerReports(table: RouteTable, body: RequestHandler, deps: R
     const reason = requiredString(requireJsonObject(req), "reason");
     if ((await getRoomVersionId(db, roomId)) === undefined) throw notFound("Room does not exist");
     await insertReport(db, { roomId, reporter: me.userId, reason, receivedTs: Date.now() });
+    res.json({});
+  });
+
+  table.add("POST", "/_matrix/client/v3/users/:userId/report", auth, body, async (req, res) => {
+    const me = requester(res.locals);
+    const target = String(req.params.userId);
+    const reason = requiredString(requireJsonObject(req), "reason");
+    if (serverNameOf(target) !== deps.serverName || !(await getUser(db, target))) throw notFound("The user was not found");
+    await insertUserReport(db, { targetUserId: target, reporter: me.userId, reason, receivedTs: Date.now() });
     res.json({});
   });
 }

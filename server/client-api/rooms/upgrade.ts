@@ -1,6 +1,6 @@
 // POST /_matrix/client/v3/rooms/{roomId}/upgrade  https://spec.matrix.org/v1.19/client-server-api/#post_matrixclientv3roomsroomidupgrade
 import type { RequestHandler } from "express";
-import { requester } from "../../auth/authenticate.ts";
+import { refuseSuspended, requester } from "../../auth/authenticate.ts";
 import { badJson, missingParam } from "../../errors/matrix-error.ts";
 import { requireJsonObject } from "../../http/middleware.ts";
 import type { RouteTable } from "../../http/route-table.ts";
@@ -10,7 +10,7 @@ import { roomIdParam } from "./params.ts";
 
 export function registerUpgrade(table: RouteTable, body: RequestHandler, deps: UpgradeRoomDeps & { auth: RequestHandler }): void {
   for (const prefix of ["/_matrix/client/v3", "/_matrix/client/r0"]) {
-    table.add("POST", `${prefix}/rooms/:roomId/upgrade`, deps.auth, body, async (req, res) => {
+    table.add("POST", `${prefix}/rooms/:roomId/upgrade`, deps.auth, refuseSuspended, body, async (req, res) => {
       const me = requester(res.locals);
       const roomId = roomIdParam(req);
       const params = requireJsonObject(req);

@@ -1,11 +1,13 @@
 // Requests a client may make over the stream instead of over HTTP. Each maps
 // onto the same operation, checks and errors as its HTTP endpoint.
-import type { Requester } from "../../auth/authenticate.ts";
+import { userSuspended, type Requester } from "../../auth/authenticate.ts";
 import { badJson, MatrixError } from "../../errors/matrix-error.ts";
 import { isValidRoomId } from "../../protocol/identifiers.ts";
 import { isJsonObject, type JsonObject } from "../../protocol/json.ts";
 import { txnEndpoint } from "../../rooms/room-service.ts";
 import type { RoomServices } from "../../services.ts";
+import { getModerationFlag } from "../../storage/accounts.ts";
+import type { Database } from "../../storage/database.ts";
 import { parseReadMarkers, parseReceipt, parseTypingParams } from "../read-markers.ts";
 
 type Handler = (me: Requester, params: Record<string, unknown>) => Promise<unknown>;
@@ -23,7 +25,7 @@ function stringParam(params: Record<string, unknown>, key: string): string {
   return value;
 }
 
-export function createStreamRequests(services: RoomServices): Record<string, Handler> {
+export function createStreamRequests(services: RoomServices, db: Database): Record<string, Handler> {
   return {
     async ping() {
       return {};
@@ -37,6 +39,8 @@ export function createStreamRequests(services: RoomServices): Record<string, Han
       if (txnId.length > 255) throw new MatrixError(400, "M_INVALID_PARAM", "Invalid transaction ID");
       if (type === "m.room.redaction") throw badJson("Use the redact endpoint to send redactions");
       if (!isJsonObject(params.content)) throw badJson("content must be an object");
+      // Read now, not at connect: a socket outlives the suspension's start.
+      if (await getModerationFlag(db, me.userId, "suspended")) throw userSuspended();
       const { eventId } = await services.rooms.send(roomId, [{ type, sender: me.userId, content: params.content as JsonObject }], {
         userId: me.userId,
         deviceId: me.deviceId,

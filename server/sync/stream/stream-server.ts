@@ -44,7 +44,7 @@ function rejectUpgrade(socket: Duplex, status: number, error: MatrixError): void
 
 export function createStreamServer(deps: StreamServerDeps): StreamServer {
   const limits: StreamLimits = { ...DEFAULT_STREAM_LIMITS, ...deps.limits };
-  const requests = createStreamRequests(deps.services);
+  const requests = createStreamRequests(deps.services, deps.db);
   const byUser = new Map<string, Set<StreamConnection>>();
   let total = 0;
   let draining = false;
