@@ -18,7 +18,6 @@ interface SpecOperation {
 
 /** Operations of the other open issues, as "METHOD template". */
 const OTHER_ISSUES = new Map<string, string>([
-  ["POST /_matrix/client/v3/search", "search"],
   ["GET /_matrix/client/v3/pushers", "pushers"],
   ["POST /_matrix/client/v3/pushers/set", "pushers"],
   ["GET /_matrix/client/v3/login/sso/redirect", "SSO"],
