@@ -34,7 +34,7 @@ import { createJobQueues } from "../workers/bullmq.ts";
 import { startMediaWorkers } from "../workers/media.ts";
 import { startSearchWorkers } from "../workers/search.ts";
 import { startPushWorkers } from "../workers/push.ts";
-import { createPushRotation } from "./push/rotation.ts";
+import { createPushRotation } from "./rooms/push-rotation.ts";
 import { createSearchServices } from "./search/services.ts";
 import { startEmailWorkers } from "../workers/email.ts";
 import { emailValidationQueue, type EmailValidationPayload } from "../workers/email/queue.ts";

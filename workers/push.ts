@@ -3,7 +3,7 @@
 // A Redis that lost the schedule only delays it (the next start schedules it
 // again); counts stay exact without it, just dearer to read.
 import type { Logger } from "../server/observability/logger.ts";
-import type { PushRotation } from "../server/push/rotation.ts";
+import type { PushRotation } from "../server/rooms/push-rotation.ts";
 import type { JobQueues } from "./bullmq.ts";
 import { createPushRotationHandler } from "./push-rotation/handler.ts";
 import { pushRotationQueue } from "./push-rotation/queue.ts";

@@ -1,5 +1,5 @@
 // Queue push-rotation: a scheduled job (one schedule for all processes) that
-// folds new push actions into the unread-count summaries (server/push/rotation.ts).
+// folds new push actions into the unread-count summaries (server/rooms/push-rotation.ts).
 import type { QueueDefinition } from "../bullmq.ts";
 
 export type PushRotationPayload = Record<string, never>;
