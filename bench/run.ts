@@ -1,4 +1,4 @@
-// npm run bench [-- --quick] [--scale issue] [--only p1,p3] [--keep] [--servers myelin,synapse] [--profile] [--p7-sizes 1000]
+// npm run bench [-- --quick] [--scale issue] [--only p1,p3] [--keep] [--servers myelin,synapse] [--profile] [--p5-sizes 1000] [--p7-sizes 1000]
 //
 // Runs the workloads of the performance issue (P1–P6) against our server and
 // against Synapse, one server after the other (never both loaded at once),
@@ -51,10 +51,13 @@ const { values: args } = parseArgs({
     keep: { type: "boolean", default: false },
     servers: { type: "string", default: "myelin,synapse" },
     profile: { type: "boolean", default: false },
+    "p5-sizes": { type: "string" },
     "p7-sizes": { type: "string" },
   },
 });
-const scale: Scale = args.quick ? QUICK : args.scale === "issue" ? ISSUE : FULL;
+const baseScale: Scale = args.quick ? QUICK : args.scale === "issue" ? ISSUE : FULL;
+/** --p5-sizes 1000 picks P5's room sizes (while working on it; such a run is a partial one, written to tmp/). */
+const scale: Scale = args["p5-sizes"] ? { ...baseScale, p5: { ...baseScale.p5, sizes: args["p5-sizes"].split(",").map(Number) } } : baseScale;
 // P7 runs only when asked for (--only p7, with --quick for its 20-member version): its two Synapse
 // hosts, second Synapse and our server take about 40 s to start and stop here even with a
 // 20-member room, more than the quick run may add, and populating its 5,000-member room the first
@@ -248,7 +251,7 @@ async function main(): Promise<number> {
       method: {
         scale,
         issueScale: ISSUE,
-        scaledBecause: args.quick ? "quick smoke run: tiny sizes, figures not comparable" : scale === ISSUE ? {} : scaledBecause,
+        scaledBecause: args.quick ? "quick smoke run: tiny sizes, figures not comparable" : baseScale === ISSUE ? {} : scaledBecause,
         sqlCounting: "statements = CommandComplete messages PostgreSQL sent each server, counted by a wire-protocol proxy both servers connect through (bench/lib/pg-counter.ts); pg_stat_statements is not loaded on the shared server",
         latency: "from the start of the send request to the event's arrival at each receiving client (sender excluded), one clock in the load generator",
         ratio: "ours ÷ Synapse; below 1 is better for lower-is-better figures",
@@ -265,12 +268,12 @@ async function main(): Promise<number> {
     // runs go to the git-ignored tmp/.
     const everything = DEFAULT_WORKLOADS.every((w) => only.has(w));
     const p7Only = only.size === 1 && only.has("p7");
-    const committable = !args.quick && !args.profile && !args["p7-sizes"] && kinds.length === 2 && (everything || p7Only);
+    const committable = !args.quick && !args.profile && !args["p7-sizes"] && !args["p5-sizes"] && kinds.length === 2 && (everything || p7Only);
     const kept = committable || (args.keep && !args.quick && !args.profile);
     const dir = join(repoRoot, kept ? "bench/results" : "bench/results/tmp");
     mkdirSync(dir, { recursive: true });
     const prefix = args.quick ? "quick-" : committable ? (p7Only ? "p7-" : "") : "partial-";
-    const base = join(dir, `${prefix}${stamp}${scale === ISSUE ? "-issue-scale" : ""}`);
+    const base = join(dir, `${prefix}${stamp}${baseScale === ISSUE ? "-issue-scale" : ""}`);
     const markdown = [
       `# Benchmark ${results.date} (${results.mode}${p7Only ? ", P7 only" : ""})`,
       "",

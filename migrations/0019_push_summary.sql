@@ -32,10 +32,21 @@ COMMENT ON TABLE push_rotation IS 'How far push actions are folded into event_pu
 COMMENT ON COLUMN push_rotation.singleton IS 'Always true: the table has one row.';
 COMMENT ON COLUMN push_rotation.position IS 'Every push action at or below this stream position is counted in event_push_summary.';
 
--- The rotation reads the rows of a stream range across all users.
-CREATE INDEX event_push_actions_stream ON event_push_actions (stream_ordering);
+-- Events by stream position across rooms: the rotation finds the push actions
+-- of a stream range through their events (event_push_actions' primary key
+-- starts with event_nid, so no extra index on that busy table), and the search
+-- indexer reads the events after its position without scanning the table.
+CREATE INDEX events_stream ON events (stream_ordering) WHERE stream_ordering IS NOT NULL;
+
+-- With the summaries a sync counts only the rows since the last rotation
+-- (or since a new receipt): a range of the user's rows by stream position
+-- (event_push_actions_user_stream), with the room as a filter. The per-room
+-- index was one more write for each of a large room's members on every
+-- message, in the sender's transaction.
+DROP INDEX event_push_actions_unread;
 
 -- Down Migration
-DROP INDEX event_push_actions_stream;
+CREATE INDEX event_push_actions_unread ON event_push_actions (user_id, room_id, stream_ordering);
+DROP INDEX events_stream;
 DROP TABLE push_rotation;
 DROP TABLE event_push_summary;

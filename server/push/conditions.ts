@@ -140,6 +140,30 @@ function compile(pattern: string, literal: boolean): CompiledGlob {
   return compiled;
 }
 
+/** A value split into case-folded code points, with each one's word-character flag. */
+interface PreparedValue {
+  chars: string[];
+  word: Uint8Array;
+}
+
+// One event's body is matched against every member's display name and
+// keywords: preparing it once per value, not once per match, is most of the
+// cost of evaluating a large room's rules. Small and cleared when full.
+const PREPARED_CACHE_LIMIT = 64;
+const preparedCache = new Map<string, PreparedValue>();
+
+function prepare(value: string): PreparedValue {
+  const cached = preparedCache.get(value);
+  if (cached !== undefined) return cached;
+  const original = Array.from(value);
+  const chars = original.map(fold);
+  const word = Uint8Array.from(original, (ch) => (isWordChar(ch) ? 1 : 0));
+  const prepared = { chars, word };
+  if (preparedCache.size >= PREPARED_CACHE_LIMIT) preparedCache.clear();
+  preparedCache.set(value, prepared);
+  return prepared;
+}
+
 /**
  * Runs a compiled glob over `value` (split into code points). `wordBoundary`
  * lets a match start where the previous character is a boundary (or at the
@@ -149,10 +173,21 @@ function compile(pattern: string, literal: boolean): CompiledGlob {
 function run(glob: CompiledGlob, value: string, wordBoundary: boolean): boolean {
   const { kinds, chars: want } = glob;
   const m = kinds.length;
-  const chars = Array.from(value);
+  const { chars, word } = prepare(value);
   const n = chars.length;
-  const startOk = (p: number): boolean => (wordBoundary ? p === 0 || !isWordChar(chars[p - 1]!) : p === 0);
-  const endOk = (p: number): boolean => (wordBoundary ? p === n || !isWordChar(chars[p]!) : p === n);
+  const startOk = (p: number): boolean => (wordBoundary ? p === 0 || word[p - 1] === 0 : p === 0);
+  const endOk = (p: number): boolean => (wordBoundary ? p === n || word[p] === 0 : p === n);
+  // Literal patterns (display names, most keywords): a direct scan.
+  if (kinds.every((k) => k === LITERAL)) {
+    for (let p = 0; p + m <= n; p++) {
+      if (!startOk(p) || !endOk(p + m)) continue;
+      let s = 0;
+      while (s < m && chars[p + s] === want[s]) s++;
+      if (s === m) return true;
+      if (!wordBoundary) return false;
+    }
+    return false;
+  }
   let cur = new Uint8Array(m + 1);
   let next = new Uint8Array(m + 1);
   const add = (set: Uint8Array, state: number): void => {
@@ -167,7 +202,7 @@ function run(glob: CompiledGlob, value: string, wordBoundary: boolean): boolean 
     if (cur[m] === 1 && endOk(p)) return true;
     if (p === n) return false;
     next.fill(0);
-    const c = fold(chars[p]!);
+    const c = chars[p]!;
     for (let s = 0; s < m; s++) {
       if (cur[s] === 0) continue;
       const kind = kinds[s];

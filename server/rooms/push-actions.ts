@@ -5,9 +5,9 @@
 // the local recipients, their rulesets, member count, power levels, and the
 // thread an event belongs to.
 // https://spec.matrix.org/v1.19/client-server-api/#receiving-notifications
-import type { PushCondition } from "../push/conditions.ts";
+import { containsWord, type PushCondition } from "../push/conditions.ts";
 import type { PushRuleset } from "../push/default-rules.ts";
-import { pushOutcome } from "../push/evaluator.ts";
+import { pushOutcome, type PushOutcome } from "../push/evaluator.ts";
 import { buildPushRuleset, parseStoredPushRules, PUSH_RULES_ACCOUNT_DATA_TYPE } from "../push/rule-set.ts";
 import type { RoomEvent } from "../protocol/events.ts";
 import { isJsonObject, type JsonObject, type JsonValue } from "../protocol/json.ts";
@@ -15,9 +15,11 @@ import { parsePowerLevels, userPowerLevel, type PowerLevels } from "../protocol/
 import type { RoomVersion } from "../protocol/room-versions.ts";
 import { globalAccountDataOfUsers } from "../storage/account-data.ts";
 import type { Queryable } from "../storage/database.ts";
-import { getEventsByIds } from "../storage/events.ts";
+import { getEventsByIds, getEventsByNids } from "../storage/events.ts";
+import { currentState } from "../storage/state.ts";
 import { deletePushActionsOfRedacted, insertPushActions, localUsers, pushRecipients, type PushActionRow } from "../storage/push-actions.ts";
 import { currentStateEvents } from "./room-state.ts";
+import { BoundedCache } from "../lib/bounded-cache.ts";
 import { pduOf, toRoomEvent } from "./stored-event.ts";
 
 /** Thread ID of events outside any thread (receipts use the same name). */
@@ -40,11 +42,13 @@ interface RoomContext {
  */
 interface PushActionsCache {
   rulesets: Map<string, PushRuleset>;
+  /** Users whose stored rules change anything (the others run the server defaults). */
+  customised: Set<string>;
   rooms: Map<string, RoomContext>;
 }
 
 function createPushActionsCache(): PushActionsCache {
-  return { rulesets: new Map(), rooms: new Map() };
+  return { rulesets: new Map(), customised: new Set(), rooms: new Map() };
 }
 
 async function roomContext(tx: Queryable, roomId: string, version: RoomVersion, cache: PushActionsCache): Promise<RoomContext> {
@@ -68,11 +72,26 @@ async function roomContext(tx: Queryable, roomId: string, version: RoomVersion, 
 }
 
 /** Rulesets of `userIds`, loaded with one query for those not yet cached. */
+// Built rulesets by user and stored rules (the stored form is read in every
+// transaction, so a change is seen at once; only the building is saved: for
+// a message to a large room it was a good part of the evaluation's cost).
+const BUILT_RULESETS = new BoundedCache<string, PushRuleset>("push_rulesets", 10_000);
+
 async function rulesetsOf(tx: Queryable, userIds: readonly string[], cache: PushActionsCache): Promise<Map<string, PushRuleset>> {
   const missing = userIds.filter((u) => !cache.rulesets.has(u));
   if (missing.length > 0) {
     const stored = await globalAccountDataOfUsers(tx, missing, PUSH_RULES_ACCOUNT_DATA_TYPE);
-    for (const userId of missing) cache.rulesets.set(userId, buildPushRuleset(userId, parseStoredPushRules(stored.get(userId))));
+    for (const userId of missing) {
+      const content = stored.get(userId);
+      if (content !== undefined) cache.customised.add(userId);
+      const key = `${userId}\u0000${content === undefined ? "" : JSON.stringify(content)}`;
+      let ruleset = BUILT_RULESETS.get(key);
+      if (!ruleset) {
+        ruleset = buildPushRuleset(userId, parseStoredPushRules(content));
+        BUILT_RULESETS.set(key, ruleset);
+      }
+      cache.rulesets.set(userId, ruleset);
+    }
   }
   return new Map(userIds.map((u) => [u, cache.rulesets.get(u)!]));
 }
@@ -83,13 +102,22 @@ function usesDisplayName(ruleset: PushRuleset): boolean {
   return [...ruleset.override, ...ruleset.underride].some((r) => r.enabled && uses(r.conditions));
 }
 
+// The display name in each member event, by event: an event never changes,
+// so a large room's names are parsed once, not on every message.
+const MEMBER_NAMES = new BoundedCache<number, string | null>("push_member_names", 50_000);
+
 async function displayNames(tx: Queryable, roomId: string, userIds: readonly string[]): Promise<Map<string, string>> {
   if (userIds.length === 0) return new Map();
-  const members = await currentStateEvents(tx, roomId, userIds.map((u) => ["m.room.member", u] as const));
-  const out = new Map<string, string>();
-  for (const member of members) {
+  const entries = await currentState(tx, roomId, userIds.map((u) => ["m.room.member", u] as const));
+  const missing = entries.filter((e) => MEMBER_NAMES.get(e.eventNid) === undefined).map((e) => e.eventNid);
+  for (const member of (await getEventsByNids(tx, missing)).values()) {
     const name = (pduOf(member).content as JsonObject | undefined)?.displayname;
-    if (typeof name === "string" && member.stateKey !== null) out.set(member.stateKey, name);
+    MEMBER_NAMES.set(member.nid, typeof name === "string" ? name : null);
+  }
+  const out = new Map<string, string>();
+  for (const entry of entries) {
+    const name = MEMBER_NAMES.get(entry.eventNid);
+    if (typeof name === "string") out.set(entry.stateKey, name);
   }
   return out;
 }
@@ -119,6 +147,32 @@ export async function threadOf(tx: Queryable, content: JsonObject): Promise<stri
 }
 
 /** The event as push rule conditions see it (client format, without unsigned). */
+/** A user ID no event can name: it has no server part. */
+const NOBODY = "@:";
+
+/**
+ * The outcome of the server defaults for a member the event does not name;
+ * undefined when the event names NOBODY itself (then everyone is evaluated).
+ */
+function sharedDefaultOutcome(view: JsonObject, ctx: { roomMemberCount: number; senderPowerLevel: number; notificationPowerLevels: Record<string, number> }): PushOutcome | undefined {
+  if (view.state_key === NOBODY || mentionedUsers(view).has(NOBODY)) return undefined;
+  return pushOutcome(buildPushRuleset(NOBODY, parseStoredPushRules(undefined)), view, { userId: NOBODY, displayName: null, ...ctx });
+}
+
+/** content["m.mentions"].user_ids, as the is_user_mention rule reads it. */
+function mentionedUsers(view: JsonObject): Set<string> {
+  const content = view.content;
+  const mentions = isJsonObject(content) ? content["m.mentions"] : undefined;
+  const ids = isJsonObject(mentions) ? mentions.user_ids : undefined;
+  return new Set(Array.isArray(ids) ? ids.filter((id): id is string => typeof id === "string") : []);
+}
+
+/** Whether the body contains `name` as contains_display_name reads it. */
+function containsWordIn(view: JsonObject, name: string): boolean {
+  const body = isJsonObject(view.content) ? view.content.body : undefined;
+  return typeof body === "string" && containsWord(body, name);
+}
+
 function evaluationView(event: RoomEvent): JsonObject {
   const view: JsonObject = {
     event_id: event.eventId,
@@ -186,16 +240,26 @@ async function evaluateOne(tx: Queryable, version: RoomVersion, nid: number, eve
   const senderPowerLevel = userPowerLevel(event.sender, context.powerLevels, context.createEvent, version);
   const notificationPowerLevels = Object.fromEntries(context.powerLevels.notifications);
 
+  const shared = { roomMemberCount: context.joined, senderPowerLevel, notificationPowerLevels };
+  // The server defaults name the user only in the invite and mention rules
+  // (and contains_display_name reads the user's name): for a member on the
+  // defaults whom the event neither mentions, nor addresses, nor names, the
+  // outcome is the one of a member with no name at all, computed once. A
+  // room of 1,000 then evaluates the rules about once per message, not 1,000 times.
+  const generic = sharedDefaultOutcome(view, shared);
+  const mentioned = mentionedUsers(view);
+  const personal = (userId: string): boolean => {
+    const name = names.get(userId);
+    return view.state_key === userId || mentioned.has(userId) || (typeof name === "string" && name.length > 0 && containsWordIn(view, name));
+  };
+
   const rows: Array<Omit<PushActionRow, "streamOrdering">> = [];
   let threadId: string | undefined;
   for (const userId of users) {
-    const outcome = pushOutcome(rulesets.get(userId)!, view, {
-      userId,
-      displayName: names.get(userId) ?? null,
-      roomMemberCount: context.joined,
-      senderPowerLevel,
-      notificationPowerLevels,
-    });
+    const outcome =
+      generic && !cache.customised.has(userId) && !personal(userId)
+        ? generic
+        : pushOutcome(rulesets.get(userId)!, view, { userId, displayName: names.get(userId) ?? null, ...shared });
     // Only notifying actions count: highlight_count is "unread notifications with the highlight flag".
     if (!outcome.notify) continue;
     threadId ??= await threadOf(tx, event.content);

@@ -3,7 +3,7 @@
 // query per page, never a walk over the room's history.
 import type { Queryable } from "../storage/database.ts";
 import { getEventsByNids, type StoredEvent } from "../storage/events.ts";
-import { stateAtGroups } from "../storage/state.ts";
+import { stateAtGroups, stateKeysAtGroupsOfRoom } from "../storage/state.ts";
 import { pduOf } from "./stored-event.ts";
 
 function contentField(event: StoredEvent | undefined, field: string): unknown {
@@ -24,10 +24,10 @@ function better(a: string | undefined, b: string | undefined): string | undefine
  */
 export async function filterVisibleEvents(q: Queryable, userId: string, events: readonly StoredEvent[], currentlyJoined: boolean): Promise<StoredEvent[]> {
   const groups = [...new Set(events.map((e) => e.stateGroupBefore).filter((g): g is number => g !== null))];
-  const states = await stateAtGroups(q, groups, [
-    ["m.room.history_visibility", ""],
-    ["m.room.member", userId],
-  ]);
+  const keys = [["m.room.history_visibility", ""], ["m.room.member", userId]] as const;
+  // The events of one room (every caller's case) can use its current state for the current snapshot.
+  const roomId = events[0]?.roomId;
+  const states = roomId !== undefined && events.every((e) => e.roomId === roomId) ? await stateKeysAtGroupsOfRoom(q, roomId, groups, keys) : await stateAtGroups(q, groups, keys);
   const nids = [...states.values()].flat().map((e) => e.eventNid);
   const stateEvents = await getEventsByNids(q, nids);
   return events.filter((event) => {

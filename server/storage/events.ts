@@ -43,7 +43,21 @@ interface EventRow {
   pdu: string;
 }
 
+// A row shared by several callers (identical or keyed reads answer them from
+// one statement) gives them one StoredEvent, so its PDU is parsed once
+// (pduOf caches per StoredEvent). StoredEvents are never written to.
+const fromRows = new WeakMap<EventRow, StoredEvent>();
+
 function fromRow(r: EventRow): StoredEvent {
+  let stored = fromRows.get(r);
+  if (!stored) {
+    stored = eventOfRow(r);
+    fromRows.set(r, stored);
+  }
+  return stored;
+}
+
+function eventOfRow(r: EventRow): StoredEvent {
   return {
     nid: r.event_nid,
     eventId: r.event_id,

@@ -39,8 +39,6 @@ interface PendingRead {
   callers: Caller[];
 }
 
-/** Per pool: reads waiting for the end of the current turn, by text and shared parameters. */
-const pendingByPool = new WeakMap<Queryable, Map<string, PendingRead>>();
 
 export interface KeyedRead<Row> {
   /**
@@ -55,6 +53,9 @@ export interface KeyedRead<Row> {
  * returns a `key_index` column: the 1-based position of the key a row answers.
  */
 export function keyedRead<Row>(text: string, width: number): KeyedRead<Row> {
+  // Per pool: this read's calls waiting for the end of the current turn, by
+  // shared parameters (per read, so the long SQL text is never a map key).
+  const pendingByPool = new WeakMap<Queryable, Map<string, PendingRead>>();
   return (q, keys, shared = []) => {
     if (keys.length === 0) return Promise.resolve([]);
     // The pool batches; a transaction's client (no `transaction`) runs alone,
@@ -65,11 +66,14 @@ export function keyedRead<Row>(text: string, width: number): KeyedRead<Row> {
       pending = new Map();
       pendingByPool.set(q, pending);
     }
-    const batchKey = `${text}\u0000${JSON.stringify(shared)}`;
+    const batchKey = shared.length === 0 ? "" : JSON.stringify(shared);
     let read = pending.get(batchKey);
     if (!read) {
       read = { text, width, shared, callers: [] };
-      if (pending.size === 0) setImmediate(() => flush(q));
+      if (pending.size === 0) {
+        const batches = pending;
+        setImmediate(() => flush(q, batches));
+      }
       pending.set(batchKey, read);
     }
     const batch = read;
@@ -79,9 +83,7 @@ export function keyedRead<Row>(text: string, width: number): KeyedRead<Row> {
   };
 }
 
-function flush(q: Queryable): void {
-  const pending = pendingByPool.get(q);
-  if (!pending) return;
+function flush(q: Queryable, pending: Map<string, PendingRead>): void {
   const reads = [...pending.values()];
   pending.clear();
   for (const read of reads) void runRead(q, read);
@@ -93,7 +95,7 @@ async function runRead(q: Queryable, read: PendingRead): Promise<void> {
   const keys: Key[] = [];
   const positions = read.callers.map((caller) =>
     caller.keys.map((key) => {
-      const id = JSON.stringify(key);
+      const id = keyId(key);
       let at = distinct.get(id);
       if (at === undefined) {
         at = keys.length;
@@ -113,14 +115,18 @@ async function runRead(q: Queryable, read: PendingRead): Promise<void> {
   }
 }
 
+/** Identity of a key for deduplication (each column has one type, so values need no type tag). */
+function keyId(key: Key): string {
+  if (key.length === 1 && typeof key[0] === "string") return key[0];
+  return key.map((v) => (Buffer.isBuffer(v) ? v.toString("hex") : String(v))).join("\u0000");
+}
+
 async function run(q: Queryable, text: string, width: number, keys: readonly Key[], shared: readonly unknown[]): Promise<Record<string, unknown>[][]> {
   const columns = Array.from({ length: width }, (_, c) => keys.map((key) => key[c]));
   const { rows } = await q.query(text, [...columns, ...shared]);
   const answers: Record<string, unknown>[][] = keys.map(() => []);
-  for (const row of rows) {
-    const index = Number(row[KEY_INDEX]) - 1;
-    delete row[KEY_INDEX];
-    answers[index]!.push(row);
-  }
+  // key_index stays on the row: deleting a property would turn every row
+  // into a slow dictionary-mode object; callers pick the columns they need.
+  for (const row of rows) answers[Number(row[KEY_INDEX]) - 1]!.push(row);
   return answers;
 }

@@ -113,7 +113,9 @@ const ROTATE_SQL = `
   SELECT g.user_id, g.room_id, g.thread_id, r.pos,
          CASE WHEN old.receipt_pos = r.pos THEN old.notifications ELSE 0 END + n.notifications,
          CASE WHEN old.receipt_pos = r.pos THEN old.highlights ELSE 0 END + n.highlights
-    FROM (SELECT DISTINCT user_id, room_id, thread_id FROM event_push_actions WHERE stream_ordering > $1 AND stream_ordering <= $2) g
+    FROM (SELECT DISTINCT a.user_id, a.room_id, a.thread_id
+            FROM events e JOIN event_push_actions a ON a.event_nid = e.event_nid
+           WHERE e.stream_ordering > $1 AND e.stream_ordering <= $2) g
     CROSS JOIN LATERAL (
       SELECT coalesce(max(e.stream_ordering), 0) AS pos
         FROM receipts rc JOIN events e ON e.event_id = rc.event_id

@@ -73,6 +73,43 @@ export async function stateEntriesAtGroups(q: Queryable, wanted: ReadonlyArray<r
 }
 
 /**
+ * Keys of the state at a group that is still its room's current state, read
+ * from room_current_state (one primary-key probe per key) rather than down
+ * the group's delta chain; rooms.current_state_group and room_current_state
+ * change in the same transaction, and one statement sees both in one
+ * snapshot. A key whose group is no longer current has no row at all.
+ */
+const currentStateAt = keyedRead<{ event_nid: number | null }>(
+  `SELECT k.key_index, c.event_nid
+     FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[]) WITH ORDINALITY AS k(room_id, sg, type, state_key, key_index)
+     JOIN rooms r ON r.room_id = k.room_id AND r.current_state_group = k.sg
+     LEFT JOIN room_current_state c ON c.room_id = k.room_id AND c.type = k.type AND c.state_key = k.state_key`,
+  4,
+);
+
+/**
+ * Some keys of some snapshots of one room. A new message's snapshot is
+ * usually the room's current state: those keys are read from current state
+ * (the visibility check every member's sync makes for it is then one probe
+ * each, not one per step of the chain); the rest walk the chain.
+ */
+export async function stateKeysAtGroupsOfRoom(q: Queryable, roomId: string, groups: readonly number[], keys: StateKeyFilter): Promise<Map<number, StateEntry[]>> {
+  const out = new Map<number, StateEntry[]>(groups.map((g) => [g, []]));
+  const wanted = groups.flatMap((g) => keys.map(([type, stateKey]) => [g, type, stateKey] as const));
+  const current = await currentStateAt(q, wanted.map(([g, type, stateKey]) => [roomId, g, type, stateKey]));
+  const rest = wanted.filter((_, i) => current[i]!.length === 0);
+  const fromChain = await stateEntriesAtGroups(q, rest);
+  const add = ([g, type, stateKey]: readonly [number, string, string], nid: number | null | undefined) => {
+    if (nid !== undefined && nid !== null) out.get(g)!.push({ type, stateKey, eventNid: nid });
+  };
+  wanted.forEach((key, i) => {
+    if (current[i]!.length > 0) add(key, current[i]![0]!.event_nid);
+  });
+  rest.forEach((key, i) => add(key, fromChain[i]));
+  return out;
+}
+
+/**
  * The state of several snapshots at once, optionally only some keys. One
  * query whatever the number of groups: nearest delta wins per key.
  */

@@ -27,9 +27,16 @@ import type { Presence, PresenceState } from "./presence.ts";
 import { DEFAULT_TIMELINE_LIMIT, type SyncFilter } from "./sync-filter.ts";
 import { mapLimit } from "../lib/map-limit.ts";
 
+import type { Typing } from "./typing.ts";
+import { createGatherGate } from "../lib/gather-gate.ts";
+
 /** Rooms of one sync computed at once. */
 const ROOMS_IN_FLIGHT = 32;
-import type { Typing } from "./typing.ts";
+/**
+ * How long a long-poll that finds news already waiting is held so that others
+ * arriving meanwhile compute with it (server/lib/gather-gate.ts).
+ */
+export const SYNC_GATHER_MS = 20;
 
 export interface SyncRequest {
   viewer: Viewer;
@@ -65,6 +72,7 @@ export function sinceToken(token: string): Pick<SyncRequest, "since" | "toDevice
 
 export function createSyncEngine(deps: SyncEngineDeps) {
   const { db, rooms } = deps;
+  const gather = createGatherGate(SYNC_GATHER_MS);
 
   async function strippedState(roomId: string, own: StoredEvent | undefined): Promise<JsonObject[]> {
     // A room this server is not in: the summary the inviting server sent.
@@ -270,6 +278,10 @@ export function createSyncEngine(deps: SyncEngineDeps) {
         // first (what every client asks right after an answer).
         const rooms = new Set((await membershipsOfUser(db, req.viewer.userId)).map((m) => m.roomId));
         if (deps.notifier.latest() <= head) await deps.notifier.wait(req.viewer.userId, rooms, head, req.timeoutMs, req.signal);
+      } else {
+        // News is already waiting: compute together with the other long-polls
+        // coming back now (a woken waiter needs no gate: a commit wakes them together).
+        await gather();
       }
     }
     for (;;) {

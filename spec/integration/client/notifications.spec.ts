@@ -159,6 +159,26 @@ describe(title, function () {
     expect(await unread(carol, roomId)).to.deep.equal(counts(4, 1));
   });
 
+  it("evaluates members the event names on their own: a mention, a custom display-name rule; the others share the plain outcome", async () => {
+    const [alice, bob, carol, dave] = await Promise.all([registerUser(api), registerUser(api), registerUser(api), registerUser(api)]);
+    const roomId = await roomWith(alice, bob, carol, dave);
+    await send(alice, roomId, { msgtype: "m.text", body: "carol?", "m.mentions": { user_ids: [carol.user_id] } });
+    expect(await unread(carol, roomId)).to.deep.equal(counts(1, 1));
+    expect(await unread(bob, roomId)).to.deep.equal(counts(1, 0));
+    // The defaults no longer read display names (spec v1.17); a user rule still may.
+    const renamed = await api.put(`${V3}/profile/${encodeURIComponent(bob.user_id)}/displayname`, { displayname: "Bobby Tables" }, { token: bob.access_token });
+    expect(renamed.status, renamed.text).to.equal(200);
+    const nameRule = { conditions: [{ kind: "contains_display_name" }], actions: ["notify", { set_tweak: "highlight" }] };
+    expect((await api.put(`${V3}/pushrules/global/override/my-name`, nameRule, { token: bob.access_token })).status).to.equal(200);
+    await sendText(api, alice, roomId, "has anyone seen bobby tables today?");
+    expect(await unread(bob, roomId)).to.deep.equal(counts(2, 1));
+    expect(await unread(dave, roomId)).to.deep.equal(counts(2, 0));
+    // A name inside a longer word does not match.
+    await sendText(api, alice, roomId, "the bobby tablesalt shortage");
+    expect(await unread(bob, roomId)).to.deep.equal(counts(3, 1));
+    expect(await unread(carol, roomId)).to.deep.equal(counts(3, 1));
+  });
+
   it("a redacted event stops counting", async () => {
     const [alice, bob] = await Promise.all([registerUser(api), registerUser(api)]);
     const roomId = await roomWith(alice, bob);
