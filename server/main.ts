@@ -127,7 +127,7 @@ async function main(): Promise<void> {
   const redis = await connectRedis(config.redis.url, config.redis.key_prefix);
   const queues = createJobQueues({ redisUrl: config.redis.url, keyPrefix: config.redis.key_prefix, log: log.child({ component: "jobs" }) });
   // An unreachable Elasticsearch (or an unknown text search configuration) stops start-up here, with one line.
-  const search = createSearchServices({ config, db, queues, log });
+  const search = await createSearchServices({ config, db, queues, log });
   await search.backend.start();
 
   const notifier = await createNotifier(redis, config.redis.key_prefix);
@@ -210,7 +210,7 @@ async function main(): Promise<void> {
   }
   const mailers: Array<{ close(): void }> = [];
   if (roles.has("worker:email") && emailConfig) {
-    const mailer = createSmtpMailer(emailConfig);
+    const mailer = await createSmtpMailer(emailConfig);
     mailers.push(mailer);
     const handler = createEmailValidationHandler({
       db,

@@ -15,7 +15,7 @@ export const searchReindex: AdminCommand = {
   usage: "search reindex [--json]   --json: print the result as one JSON object on stdout",
   options: { json: { type: "boolean" } },
   async run({ config, db, log, out, err }, options) {
-    const backend = createSearchBackend(config.search, db);
+    const backend = await createSearchBackend(config.search, db);
     await backend.start();
     try {
       const indexer = createSearchIndexer({ db, backend, batchSize: config.search.batch_size, log });

@@ -10,13 +10,15 @@ import { createSearchIndexHandler } from "../../workers/search-index/handler.ts"
 import { searchIndexQueue } from "../../workers/search-index/queue.ts";
 import type { SearchWorkersDeps } from "../../workers/search.ts";
 import type { SearchBackend } from "./backend.ts";
-import { createElasticsearchBackend } from "./elasticsearch-backend.ts";
 import { createSearchIndexer, type SearchIndexer } from "./indexer.ts";
 import { createPostgresBackend } from "./postgres-backend.ts";
 import { createSearchService, type SearchService } from "./search-service.ts";
 
-export function createSearchBackend(config: HomeserverConfig["search"], db: Database): SearchBackend {
-  return config.backend === "elasticsearch" ? createElasticsearchBackend({ config: config.elasticsearch!, language: config.language }) : createPostgresBackend({ db, language: config.language });
+/** The configured backend; the Elasticsearch client (about 40 MiB of RSS) is loaded only when chosen. */
+export async function createSearchBackend(config: HomeserverConfig["search"], db: Database): Promise<SearchBackend> {
+  if (config.backend !== "elasticsearch") return createPostgresBackend({ db, language: config.language });
+  const { createElasticsearchBackend } = await import("./elasticsearch-backend.ts");
+  return createElasticsearchBackend({ config: config.elasticsearch!, language: config.language });
 }
 
 export interface SearchServices {
@@ -28,9 +30,9 @@ export interface SearchServices {
   workers: SearchWorkersDeps;
 }
 
-export function createSearchServices(deps: { config: HomeserverConfig; db: Database; queues: JobQueues; log: Logger }): SearchServices {
+export async function createSearchServices(deps: { config: HomeserverConfig; db: Database; queues: JobQueues; log: Logger }): Promise<SearchServices> {
   const { config, db, queues, log } = deps;
-  const backend = createSearchBackend(config.search, db);
+  const backend = await createSearchBackend(config.search, db);
   const indexer = createSearchIndexer({ db, backend, batchSize: config.search.batch_size, log });
   return {
     backend,
