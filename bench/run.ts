@@ -263,19 +263,21 @@ async function main(): Promise<number> {
       p7Errors,
       table,
     };
-    // Only a complete full run is a result to commit, and a P7-only one (P7 takes long enough to be run
-    // apart; its file is named p7-…), or a partial run asked for with --keep; quick and other partial
-    // runs go to the git-ignored tmp/.
+    // Only a complete full run is a result to commit, a P7-only one (P7 takes long enough to be run
+    // apart; its file is named p7-…), a P5-only one at the issue's sizes (the fan-out target is
+    // stated at 1,000 members, which the full run scales down; p5-…), or a partial run asked for
+    // with --keep; quick and other partial runs go to the git-ignored tmp/.
     const everything = DEFAULT_WORKLOADS.every((w) => only.has(w));
     const p7Only = only.size === 1 && only.has("p7");
-    const committable = !args.quick && !args.profile && !args["p7-sizes"] && !args["p5-sizes"] && kinds.length === 2 && (everything || p7Only);
+    const p5IssueOnly = only.size === 1 && only.has("p5") && baseScale === ISSUE;
+    const committable = !args.quick && !args.profile && !args["p7-sizes"] && !args["p5-sizes"] && kinds.length === 2 && (everything || p7Only || p5IssueOnly);
     const kept = committable || (args.keep && !args.quick && !args.profile);
     const dir = join(repoRoot, kept ? "bench/results" : "bench/results/tmp");
     mkdirSync(dir, { recursive: true });
-    const prefix = args.quick ? "quick-" : committable ? (p7Only ? "p7-" : "") : "partial-";
+    const prefix = args.quick ? "quick-" : committable ? (p7Only ? "p7-" : p5IssueOnly ? "p5-" : "") : "partial-";
     const base = join(dir, `${prefix}${stamp}${baseScale === ISSUE ? "-issue-scale" : ""}`);
     const markdown = [
-      `# Benchmark ${results.date} (${results.mode}${p7Only ? ", P7 only" : ""})`,
+      `# Benchmark ${results.date} (${results.mode}${p7Only ? ", P7 only" : p5IssueOnly ? ", P5 only" : ""})`,
       "",
       `${versions.myelin ?? "ours not run"} vs ${versions.synapse ?? "Synapse not run"}; PostgreSQL ${versions.postgres}; Node ${versions.node}; ${results.machine.cpus} × ${results.machine.cpuModel}; load average ${loadStart.map((l) => l.toFixed(2)).join(" ")} at start, ${loadEnd.map((l) => l.toFixed(2)).join(" ")} at end; ${Math.round(seconds)} s.`,
       "",
