@@ -55,14 +55,16 @@ function readUpTo(rooms: string): string {
   )`;
 }
 
-// The read-up-to positions of a (user, room) key `k`: the unthreaded receipt,
-// and each thread's receipt as a JSON map (m.read and m.read.private alike).
-const READ_UP_TO = `
+// The read-up-to positions of the (user, room) of row `at` (with columns
+// user_id and room_id): the unthreaded receipt, and each thread's receipt as
+// a JSON map (m.read and m.read.private alike). The sync's counts and the
+// rotation read them the same way.
+const readUpToOf = (at: string) => `
   SELECT coalesce(max(p.pos) FILTER (WHERE p.thread_id = ''), 0) AS unthreaded,
          coalesce(jsonb_object_agg(p.thread_id, p.pos) FILTER (WHERE p.thread_id <> ''), '{}') AS threads
     FROM (SELECT rc.thread_id, max(e.stream_ordering) AS pos
             FROM receipts rc JOIN events e ON e.event_id = rc.event_id
-           WHERE rc.user_id = k.user_id AND rc.room_id = k.room_id AND rc.receipt_type IN ('m.read', 'm.read.private')
+           WHERE rc.user_id = ${at}.user_id AND rc.room_id = ${at}.room_id AND rc.receipt_type IN ('m.read', 'm.read.private')
            GROUP BY rc.thread_id) p`;
 
 // Unread counts keyed by (user, room), up to the sync's position $3. Per key:
@@ -80,7 +82,7 @@ const unreadCountsOf = keyedRead<{ thread_id: string; notifications: number; hig
        SELECT k.key_index, k.user_id, k.room_id, u.unthreaded, u.threads, CASE WHEN rot.position <= $3 THEN rot.position END AS rotated
          FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS k(user_id, room_id, key_index)
          CROSS JOIN push_rotation rot
-         CROSS JOIN LATERAL (${READ_UP_TO}) u
+         CROSS JOIN LATERAL (${readUpToOf("k")}) u
         OFFSET 0) r
      CROSS JOIN LATERAL (
        SELECT coalesce(array_agg(s.thread_id) FILTER (WHERE s.receipt_pos = greatest(r.unthreaded, coalesce((r.threads ->> s.thread_id)::bigint, 0))), '{}') AS done,
@@ -117,10 +119,7 @@ const ROTATE_SQL = `
             FROM events e JOIN event_push_actions a ON a.event_nid = e.event_nid
            WHERE e.stream_ordering > $1 AND e.stream_ordering <= $2) g
     CROSS JOIN LATERAL (
-      SELECT coalesce(max(e.stream_ordering), 0) AS pos
-        FROM receipts rc JOIN events e ON e.event_id = rc.event_id
-       WHERE rc.user_id = g.user_id AND rc.room_id = g.room_id AND rc.thread_id IN ('', g.thread_id)
-         AND rc.receipt_type IN ('m.read', 'm.read.private')) r
+      SELECT greatest(u.unthreaded, coalesce((u.threads ->> g.thread_id)::bigint, 0)) AS pos FROM (${readUpToOf("g")}) u) r
     LEFT JOIN event_push_summary old ON old.user_id = g.user_id AND old.room_id = g.room_id AND old.thread_id = g.thread_id
     CROSS JOIN LATERAL (
       SELECT count(*) FILTER (WHERE a.notify)::int AS notifications, count(*) FILTER (WHERE a.notify AND a.highlight)::int AS highlights
